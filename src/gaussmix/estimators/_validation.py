@@ -1,0 +1,76 @@
+"""Checks of user input that scikit-learn's validators do not cover."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..covariance._base import as_float_array, check_shape
+
+
+def check_finite(X: np.ndarray, what: str = "X") -> None:
+    """Refuse NaN and infinity with a hint about missing values."""
+    if not np.isfinite(X).all():
+        n_nan = int(np.isnan(X).sum())
+        n_inf = int(np.isinf(X).sum())
+        raise ValueError(
+            f"Input {what} contains NaN ({n_nan} values) or infinity ({n_inf} values). "
+            "gaussmix does not support missing values yet: impute them (for example with "
+            "sklearn.impute.SimpleImputer) or drop those rows before fitting."
+        )
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    """Validate ``sample_weight``: one finite, non-negative number per row, not all zero.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) in ``dtype``, or None when ``sample_weight`` is None.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numeric, got an array of dtype {weights.dtype}.")
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights)
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has shape {weights.shape}, expected ({n_samples},): "
+            "one weight per row of X."
+        )
+    weights = weights.astype(dtype)
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight contains NaN or infinity: weights must be finite.")
+    if (weights < 0).any():
+        raise ValueError(
+            f"sample_weight has {int((weights < 0).sum())} negative values: weights must be >= 0."
+        )
+    if weights.sum() <= 0:
+        raise ValueError(
+            "sample_weight is zero for every sample: at least one sample needs a positive weight."
+        )
+    return weights
+
+
+def check_weights(weights, n_components: int) -> np.ndarray:
+    """Validate ``weights_init``: shape (n_components,), in [0, 1], summing to 1."""
+    weights = as_float_array(weights, "weights_init")
+    check_shape(weights, (n_components,), "weights_init")
+    if weights.min() < 0.0 or weights.max() > 1.0:
+        raise ValueError(
+            "The parameter 'weights_init' should be in the range [0, 1], but got "
+            f"max value {weights.max():.5f}, min value {weights.min():.5f}."
+        )
+    if not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-8):
+        raise ValueError(
+            "The parameter 'weights_init' should be normalized, but got "
+            f"sum(weights_init) = {weights.sum():.5f}."
+        )
+    return weights
+
+
+def check_means(means, n_components: int, n_features: int) -> np.ndarray:
+    """Validate ``means_init``: finite, shape (n_components, n_features)."""
+    means = as_float_array(means, "means_init")
+    check_shape(means, (n_components, n_features), "means_init")
+    return means

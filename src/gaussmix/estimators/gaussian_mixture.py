@@ -1,0 +1,555 @@
+"""``GaussianMixture``: a drop-in for ``sklearn.mixture.GaussianMixture``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..backends import InMemoryBackend
+from ..covariance import COVARIANCE_MODELS, get_covariance_model
+from ..em import (
+    CollapseHandler,
+    EMResult,
+    MixtureParams,
+    initial_params,
+    run_em,
+    score_rows,
+)
+from ..init import initial_assignment
+from ._validation import check_finite, check_means, check_sample_weight, check_weights
+
+logger = logging.getLogger("gaussmix")
+
+
+@contextmanager
+def _verbose_logging(verbose):
+    """Show INFO records on stdout during a verbose fit when nothing else is configured."""
+    if not verbose or logger.hasHandlers():
+        yield
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+
+class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    The same parameters, attributes and methods as
+    :class:`sklearn.mixture.GaussianMixture`, giving the same numbers from the
+    same start, computed in one fused, chunked pass per iteration. Beyond
+    scikit-learn: ``sample_weight`` in ``fit``, ``fit_predict`` and ``score``;
+    float32 input is fitted in float32; collapsed components are re-seeded
+    instead of ending the fit (see Notes).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Form of the covariance matrices; any name in
+        ``gaussmix.covariance.COVARIANCE_MODELS``.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood changes by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping them positive definite.
+    max_iter : int, default=100
+        Maximum number of EM iterations per start.
+    n_init : int, default=1
+        Number of starts; the one with the highest final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are drawn.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights; drawn by ``init_params`` when None.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means; drawn by ``init_params`` when None.
+    precisions_init : array-like, default=None
+        Initial precision matrices (inverse covariances), shaped like
+        ``precisions_`` for ``covariance_type``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation and of :meth:`sample`.
+    warm_start : bool, default=False
+        Start from the last fit's parameters (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 logs each start, 2 also every ``verbose_interval`` iterations with
+        timings, through the ``"gaussmix"`` logger (printed to stdout when the
+        logger is not configured).
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components, n_features, n_features) for 'full', (n_features, n_features)
+        for 'tied', (n_components, n_features) for 'diag', (n_components,) for
+        'spherical'.
+    precisions_ : ndarray
+        Inverses of ``covariances_``, same shape.
+    precisions_cholesky_ : ndarray
+        Upper Cholesky factors ``P`` with ``P @ P.T == precisions_``, same shape.
+    converged_ : bool
+    n_iter_ : int
+        Iterations of the best start.
+    lower_bound_ : float
+        Weighted mean log-likelihood of the training data at the last E-step of
+        the best start.
+    lower_bounds_ : list of float
+        ``lower_bound_`` after each iteration of the best start.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Present when ``X`` had string column names.
+
+    Notes
+    -----
+    A component *collapses* when it becomes empty (less than a thousandth of an
+    average sample's weight) or its covariance is not positive definite.
+    scikit-learn stops with "ill-defined empirical covariance"; gaussmix moves
+    the component onto the worst-explained sample with the pooled data
+    covariance and warns with :class:`gaussmix.CollapseWarning`, up to
+    ``2 * n_components`` times per start. After that an empty component keeps
+    its last parameters with a vanishing weight, and a singular one raises
+    :class:`gaussmix.CollapseError` naming the component, the cause and the remedy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> gm.means_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> gm.predict([[0, 0], [12, 3]])
+    array([1, 0])
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with the EM algorithm.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample; it multiplies the sample's
+            contribution to every statistic and to the log-likelihood. Integer
+            weights are equivalent to repeating rows.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and return the most probable component of each training sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X_checked = self._fit(X, sample_weight)
+        _, log_resp = self._log_prob_resp(X_checked)
+        return log_resp.argmax(axis=1)
+
+    def _fit(self, X, sample_weight):
+        self._validate_params()
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=False
+        )
+        check_finite(X)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}: pass more samples or "
+                "fewer components."
+            )
+        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        if sample_weight is not None and np.count_nonzero(sample_weight) < self.n_components:
+            raise ValueError(
+                f"Only {np.count_nonzero(sample_weight)} samples have a positive weight, "
+                f"fewer than n_components = {self.n_components}."
+            )
+        model = get_covariance_model(self.covariance_type)
+        inits = self._checked_inits(model, n_features)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        bytes_per_row = sum(
+            a.nbytes for a in model.workspace(1, self.n_components, n_features, X.dtype).values()
+        )
+        backend = InMemoryBackend(
+            X, sample_weight, bytes_per_row=bytes_per_row + 3 * X.dtype.itemsize * n_features
+        )
+        centre = backend.centre()
+
+        best = None
+        with _verbose_logging(self.verbose), backend:
+            for init in range(n_init):
+                started = time.perf_counter()
+                if self.verbose:
+                    logger.info("Initialization %d", init)
+                collapse = CollapseHandler(
+                    backend, model, centre, self.reg_covar, self.n_components
+                )
+                if do_init:
+                    params = self._initial_params(
+                        X, sample_weight, backend, model, centre, inits, random_state, collapse
+                    )
+                    lower_bound = -np.inf
+                else:
+                    params = self._fitted_params()
+                    lower_bound = self.lower_bound_
+                if self.max_iter == 0:
+                    result = EMResult(params=params, lower_bound=lower_bound)
+                else:
+                    result = run_em(
+                        backend,
+                        model,
+                        params,
+                        centre=centre,
+                        tol=self.tol,
+                        max_iter=self.max_iter,
+                        reg_covar=self.reg_covar,
+                        lower_bound=lower_bound,
+                        on_iteration=self._progress_reporter(),
+                        collapse=collapse,
+                    )
+                    if self.verbose:
+                        logger.info(
+                            "Initialization %s. time lapse %.5fs\t lower bound %.5f.",
+                            "converged" if result.converged else "did not converge",
+                            time.perf_counter() - started,
+                            result.lower_bound,
+                        )
+                if best is None or result.lower_bound > best.lower_bound:
+                    best = result
+
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._store(best, model, X.dtype)
+        return X
+
+    def _checked_inits(self, model, n_features):
+        return {
+            "weights": None
+            if self.weights_init is None
+            else check_weights(self.weights_init, self.n_components),
+            "means": None
+            if self.means_init is None
+            else check_means(self.means_init, self.n_components, n_features),
+            "precisions": None
+            if self.precisions_init is None
+            else model.check_precisions(self.precisions_init, self.n_components, n_features),
+        }
+
+    def _initial_params(
+        self, X, sample_weight, backend, model, centre, inits, random_state, collapse
+    ):
+        n_components = self.n_components
+        drawn = None
+        empty = singular = np.zeros(n_components, dtype=bool)
+        if any(value is None for value in inits.values()):
+            assignment = initial_assignment(
+                X, n_components, self.init_params, random_state, sample_weight
+            )
+            drawn, empty, singular = initial_params(
+                backend, model, assignment, centre, n_components, self.reg_covar
+            )
+        weights = drawn.weights if inits["weights"] is None else inits["weights"]
+        means = drawn.means if inits["means"] is None else inits["means"]
+        if inits["precisions"] is None:
+            covariances, precisions_chol = drawn.covariances, drawn.precisions_cholesky
+        else:
+            precisions_chol = model.precisions_cholesky_from_precisions(inits["precisions"])
+            covariances = model.covariances_from_cholesky(precisions_chol)
+            singular = np.zeros_like(singular)
+        if inits["weights"] is not None or inits["means"] is not None:
+            # The user placed the components: do not move them for the draw's empties.
+            empty = np.zeros_like(empty)
+        params = MixtureParams(weights, means, covariances, precisions_chol)
+        params, _ = collapse.resolve(params, None, empty, singular, 0)
+        return params
+
+    def _progress_reporter(self):
+        if self.verbose < 1:
+            return None
+        state = {"last": time.perf_counter()}
+
+        def report(n_iter, lower_bound, change):
+            if n_iter % self.verbose_interval:
+                return
+            if self.verbose == 1:
+                logger.info("  Iteration %d", n_iter)
+            else:
+                now = time.perf_counter()
+                logger.info(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f",
+                    n_iter,
+                    now - state["last"],
+                    change,
+                )
+                state["last"] = now
+
+        return report
+
+    def _store(self, result: EMResult, model, dtype):
+        params = result.params
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = params.covariances.astype(dtype)
+        self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
+        self.precisions_ = model.precisions_from_cholesky(params.precisions_cholesky).astype(dtype)
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(value) for value in result.lower_bounds]
+
+    def _fitted_params(self) -> MixtureParams:
+        return MixtureParams(
+            weights=np.asarray(self.weights_, dtype=np.float64),
+            means=np.asarray(self.means_, dtype=np.float64),
+            covariances=np.asarray(self.covariances_, dtype=np.float64),
+            precisions_cholesky=np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    # --------------------------------------------------------------- inference
+    def _checked_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
+        )
+        check_finite(X)
+        return X
+
+    def _log_prob_resp(self, X, *, with_resp=True):
+        params = self._fitted_params()
+        model = get_covariance_model(self.covariance_type)
+        # Shift rows by the mixture's mean so far-from-origin data keep their digits.
+        centre = params.weights @ params.means
+        backend = InMemoryBackend(X, None)
+        with backend:
+            result = score_rows(backend, model, params, centre, with_resp=with_resp)
+        return result if with_resp else (result, None)
+
+    def score_samples(self, X):
+        """Log-density of each sample under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        X = self._checked_X(X)
+        return self._log_prob_resp(X, with_resp=False)[0]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of ``X`` under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        X = self._checked_X(X)
+        log_prob = self._log_prob_resp(X, with_resp=False)[0]
+        weights = check_sample_weight(sample_weight, X.shape[0], np.float64)
+        return float(np.average(log_prob, weights=weights))
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._checked_X(X)
+        return self._log_prob_resp(X)[1].argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        X = self._checked_X(X)
+        return np.exp(self._log_prob_resp(X)[1])
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
+                "least one sample."
+            )
+        model = get_covariance_model(self.covariance_type)
+        rng = check_random_state(self.random_state)
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        X = model.sample(
+            rng,
+            np.asarray(self.means_, dtype=np.float64),
+            np.asarray(self.covariances_, dtype=np.float64),
+            counts,
+        )
+        y = np.concatenate(
+            [np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)]
+        )
+        return X, y
+
+    # --------------------------------------------------------------- criteria
+    def _n_parameters(self):
+        """Number of free parameters of the fitted model."""
+        n_components, n_features = self.means_.shape
+        model = get_covariance_model(self.covariance_type)
+        return int(
+            model.n_parameters(n_components, n_features)
+            + n_components * n_features
+            + n_components
+            - 1
+        )
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        n_samples = np.shape(X)[0]
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        n_samples = np.shape(X)[0]
+        return -2 * self.score(X) * n_samples + 2 * self._n_parameters()

@@ -1,0 +1,88 @@
+"""Initial assignments of rows to components (k-means, k-means++, random).
+
+Each function draws from ``random_state`` in the same order as scikit-learn's
+``GaussianMixture`` so that the same seed gives the same start, and honours
+``sample_weight`` (a row of weight zero is never chosen as a seed).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+
+class Assignment(NamedTuple):
+    """Initial responsibilities, as hard labels or as a dense matrix.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,) or None
+        Component of each row; ``-1`` for a row that belongs to no component yet.
+    resp : ndarray of shape (n_samples, n_components) or None
+        Soft responsibilities, when the method draws them.
+    """
+
+    labels: np.ndarray | None
+    resp: np.ndarray | None
+
+    def chunk(self, rows: slice, n_components: int, dtype) -> np.ndarray:
+        """The responsibilities of ``rows`` as a dense block."""
+        if self.resp is not None:
+            return np.asarray(self.resp[rows], dtype=dtype)
+        labels = self.labels[rows]
+        block = np.zeros((labels.shape[0], n_components), dtype=dtype)
+        assigned = np.flatnonzero(labels >= 0)
+        block[assigned, labels[assigned]] = 1.0
+        return block
+
+
+def _is_uniform(sample_weight):
+    return sample_weight is None or np.all(sample_weight == sample_weight[0])
+
+
+def initial_assignment(X, n_components, init_params, random_state, sample_weight=None):
+    """Assign rows to components to start EM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    random_state : numpy.random.RandomState
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    Assignment
+    """
+    n_samples = X.shape[0]
+    weights = None if _is_uniform(sample_weight) else sample_weight
+    if init_params == "kmeans":
+        labels = (
+            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+            .fit(X, sample_weight=weights)
+            .labels_
+        )
+        return Assignment(labels=labels, resp=None)
+    if init_params == "k-means++":
+        _, indices = kmeans_plusplus(
+            X, n_components, random_state=random_state, sample_weight=weights
+        )
+        return Assignment(labels=_labels_at(indices, n_samples), resp=None)
+    if init_params == "random":
+        resp = random_state.uniform(size=(n_samples, n_components))
+        resp /= resp.sum(axis=1)[:, None]
+        return Assignment(labels=None, resp=resp)
+    if init_params == "random_from_data":
+        probabilities = None if weights is None else weights / weights.sum()
+        indices = random_state.choice(n_samples, size=n_components, replace=False, p=probabilities)
+        return Assignment(labels=_labels_at(indices, n_samples), resp=None)
+    raise ValueError(f"Unknown init_params {init_params!r}.")
+
+
+def _labels_at(indices, n_samples):
+    labels = np.full(n_samples, -1, dtype=np.intp)
+    labels[indices] = np.arange(len(indices))
+    return labels
