@@ -74,11 +74,10 @@ class EMResult:
 
 
 def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
-    """The parameters in the form the chunk kernels use: prepared arrays, log-weights."""
-    prepared = model.prepare(params.means - centre, params.precisions_cholesky, dtype)
+    """The parameters in the form the chunk kernels use."""
     with np.errstate(divide="ignore"):
-        log_weights = np.log(params.weights).astype(dtype)
-    return prepared, log_weights
+        log_weights = np.log(params.weights)
+    return model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
 
 
 def _make_work(model, n_components, n_features, dtype):
@@ -88,10 +87,10 @@ def _make_work(model, n_components, n_features, dtype):
 def e_step_statistics(backend, model, params: MixtureParams, centre):
     """One pass: the E-step under ``params`` and the statistics it implies."""
     n_components, n_features = params.means.shape
-    prepared, log_weights = kernel_inputs(model, params, centre, backend.dtype)
+    prepared = kernel_inputs(model, params, centre, backend.dtype)
 
-    def chunk_fn(Xc, sample_weight, rows, work):
-        return chunk_statistics(model, Xc, sample_weight, prepared, log_weights, work)
+    def chunk_fn(XcT, sample_weight, rows, work):
+        return chunk_statistics(model, XcT, sample_weight, prepared, work)
 
     stats = backend.reduce(
         chunk_fn,
@@ -105,10 +104,10 @@ def e_step_statistics(backend, model, params: MixtureParams, centre):
 def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False):
     """Per-row log-density (and log-responsibilities) under ``params``."""
     n_components, n_features = params.means.shape
-    prepared, log_weights = kernel_inputs(model, params, centre, backend.dtype)
+    prepared = kernel_inputs(model, params, centre, backend.dtype)
 
-    def chunk_fn(Xc, sample_weight, rows, work):
-        log_prob_norm, log_resp = log_prob_resp(model, Xc, prepared, log_weights, work)
+    def chunk_fn(XcT, sample_weight, rows, work):
+        log_prob_norm, log_resp = log_prob_resp(model, XcT, prepared, work)
         if with_resp:
             return np.concatenate([log_prob_norm[:, None], log_resp], axis=1)
         return log_prob_norm
@@ -154,11 +153,11 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar):
         covariances=identity,
         precisions_cholesky=model.precisions_cholesky(identity)[0],
     )
-    prepared, log_weights = kernel_inputs(model, reference, centre, backend.dtype)
+    prepared = kernel_inputs(model, reference, centre, backend.dtype)
 
-    def chunk_fn(Xc, sample_weight, rows, work):
+    def chunk_fn(XcT, sample_weight, rows, work):
         resp = assignment.chunk(rows, n_components, backend.dtype)
-        return chunk_statistics(model, Xc, sample_weight, prepared, log_weights, work, resp=resp)
+        return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
     stats = backend.reduce(
         chunk_fn,
@@ -179,9 +178,9 @@ def _empty(stats, backend):
 def pooled_covariance(backend, centre, reg_covar):
     """The weighted covariance of all rows plus ``reg_covar`` on the diagonal."""
 
-    def chunk_fn(Xc, sample_weight, rows, work):
-        weighted = Xc if sample_weight is None else Xc * sample_weight[:, None]
-        return (Xc.T @ weighted).astype(np.float64)
+    def chunk_fn(XcT, sample_weight, rows, work):
+        weighted = XcT if sample_weight is None else XcT * sample_weight
+        return (weighted @ XcT.T).astype(np.float64)
 
     scatter = backend.reduce(chunk_fn, lambda n_rows: None, centre, operator.add)
     covariance = scatter / backend.total_weight

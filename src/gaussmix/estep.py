@@ -14,87 +14,65 @@ from .covariance._base import Axis
 from .stats import SufficientStatistics
 
 
-def weighted_log_prob(
-    model: CovarianceModel,
-    Xc: np.ndarray,
-    prepared: Prepared,
-    log_weights: np.ndarray,
-    work: dict,
-) -> np.ndarray:
-    """``log pi_k + log N(x | mu_k, Sigma_k)`` for each row and component.
+def _log_floor(dtype) -> float:
+    # exp() of this is about sqrt(tiny): products of such responsibilities with
+    # data stay normal numbers (subnormal arithmetic is very slow).
+    return 0.5 * float(np.log(np.finfo(dtype).tiny))
+
+
+def normalize_in_place(weighted_log_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exponentiate weighted log-probabilities relative to each row's maximum, in place.
 
     Parameters
     ----------
-    model : CovarianceModel
-    Xc : ndarray of shape (n_rows, n_features)
-        Rows minus the data centre the parameters were prepared around.
-    prepared : Prepared
-        ``model.prepare(means - centre, precisions_chol, dtype)``.
-    log_weights : ndarray of shape (n_components,)
-    work : dict
-        ``model.workspace(...)`` with at least ``n_rows`` rows.
-
-    Returns
-    -------
-    ndarray of shape (n_rows, n_components)
-        A view into ``work``, valid until its next use.
-    """
-    log_prob = model.log_gaussian_prob(Xc, prepared, work)
-    log_prob += log_weights
-    return log_prob
-
-
-def normalize_in_place(weighted_log_prob: np.ndarray) -> np.ndarray:
-    """Turn weighted log-probabilities into responsibilities, in place.
-
-    Parameters
-    ----------
-    weighted_log_prob : ndarray of shape (n_rows, n_components)
-        Overwritten with the responsibilities ``exp(log_resp)``.
+    weighted_log_prob : ndarray of shape (n_components, n_rows)
+        Overwritten with ``exp(weighted_log_prob - row_max)``: the
+        responsibilities times ``row_sum``.
 
     Returns
     -------
     log_prob_norm : ndarray of shape (n_rows,)
         ``logsumexp`` of each row: the log-density of the row under the mixture.
+    row_sum : ndarray of shape (n_rows,)
+        What each row must be divided by to give the responsibilities.
     """
     row_max = weighted_log_prob.max(axis=Axis.components)
-    weighted_log_prob -= row_max[:, None]
+    weighted_log_prob -= row_max
+    # exp() of values whose result underflows takes a slow path (about 8x slower in
+    # float64), and subnormal responsibilities slow every product that follows.
+    # Responsibilities below ~1e-154 (float64) or ~1e-19 (float32) do not matter.
+    np.maximum(weighted_log_prob, _log_floor(weighted_log_prob.dtype), out=weighted_log_prob)
     np.exp(weighted_log_prob, out=weighted_log_prob)
     row_sum = weighted_log_prob.sum(axis=Axis.components)
-    weighted_log_prob /= row_sum[:, None]
-    return row_max + np.log(row_sum)
+    return row_max + np.log(row_sum), row_sum
 
 
 def log_prob_resp(
     model: CovarianceModel,
-    Xc: np.ndarray,
+    XcT: np.ndarray,
     prepared: Prepared,
-    log_weights: np.ndarray,
     work: dict,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row log-density and log-responsibilities (fresh arrays).
+    """Per-row log-density and log-responsibilities (fresh arrays, rows first).
 
     Returns
     -------
     log_prob_norm : ndarray of shape (n_rows,)
     log_resp : ndarray of shape (n_rows, n_components)
     """
-    weighted = weighted_log_prob(model, Xc, prepared, log_weights, work).copy()
+    weighted = model.weighted_log_prob(XcT, prepared, work).copy()
     row_max = weighted.max(axis=Axis.components)
     with np.errstate(under="ignore"):
-        log_prob_norm = row_max + np.log(
-            np.exp(weighted - row_max[:, None]).sum(axis=Axis.components)
-        )
-        weighted -= log_prob_norm[:, None]
-    return log_prob_norm, weighted
+        log_prob_norm = row_max + np.log(np.exp(weighted - row_max).sum(axis=Axis.components))
+        weighted -= log_prob_norm
+    return log_prob_norm, weighted.T
 
 
 def chunk_statistics(
     model: CovarianceModel,
-    Xc: np.ndarray,
+    XcT: np.ndarray,
     sample_weight: np.ndarray | None,
     prepared: Prepared,
-    log_weights: np.ndarray,
     work: dict,
     resp: np.ndarray | None = None,
 ) -> SufficientStatistics:
@@ -103,16 +81,15 @@ def chunk_statistics(
     Parameters
     ----------
     model : CovarianceModel
-    Xc : ndarray of shape (n_rows, n_features)
-        The chunk's rows minus the data centre.
+    XcT : ndarray of shape (n_features, n_rows)
+        The chunk's rows minus the data centre, transposed.
     sample_weight : ndarray of shape (n_rows,) or None
         None means unit weights.
     prepared : Prepared
-        The current parameters in kernel form.
-    log_weights : ndarray of shape (n_components,)
+        The current parameters in kernel form (``model.prepare``).
     work : dict
         Scratch buffers from ``model.workspace``.
-    resp : ndarray of shape (n_rows, n_components), optional
+    resp : ndarray of shape (n_components, n_rows), optional
         Given responsibilities (initialisation). When None they are computed
         from the parameters (the E-step) and the log-likelihood is recorded.
 
@@ -120,28 +97,32 @@ def chunk_statistics(
     -------
     SufficientStatistics
     """
-    weighted = weighted_log_prob(model, Xc, prepared, log_weights, work)
+    weighted = model.weighted_log_prob(XcT, prepared, work)
     if resp is None:
         with np.errstate(under="ignore"):
-            log_prob_norm = normalize_in_place(weighted)
+            log_prob_norm, row_sum = normalize_in_place(weighted)
         resp = weighted
+        # Normalisation and sample weights in one pass over the responsibilities.
         if sample_weight is None:
             log_likelihood = float(log_prob_norm.sum(dtype=np.float64))
+            np.reciprocal(row_sum, out=row_sum)
         else:
             log_likelihood = float(np.dot(sample_weight, log_prob_norm))
+            np.divide(sample_weight, row_sum, out=row_sum)
+        resp *= row_sum
     else:
         log_likelihood = 0.0
-    if sample_weight is not None:
-        resp = resp * sample_weight[:, None]
-        total_weight = float(sample_weight.sum(dtype=np.float64))
+        if sample_weight is not None:
+            resp = resp * sample_weight
+    if sample_weight is None:
+        total_weight = float(XcT.shape[1])
     else:
-        total_weight = float(Xc.shape[0])
-    nk = resp.sum(axis=Axis.samples, dtype=np.float64)
-    first, second = model.moments(Xc, resp, sample_weight, prepared, work)
+        total_weight = float(sample_weight.sum(dtype=np.float64))
+    nk, first, second = model.moments(XcT, resp, sample_weight, prepared, work)
     return SufficientStatistics(
         total_weight=total_weight,
         log_likelihood=log_likelihood,
-        nk=nk,
+        nk=nk.astype(np.float64),
         first=first.astype(np.float64),
         second=second.astype(np.float64),
     )

@@ -28,13 +28,13 @@ class Assignment(NamedTuple):
     resp: np.ndarray | None
 
     def chunk(self, rows: slice, n_components: int, dtype) -> np.ndarray:
-        """The responsibilities of ``rows`` as a dense block."""
+        """The responsibilities of ``rows``, shape ``(n_components, n_rows)``."""
         if self.resp is not None:
-            return np.asarray(self.resp[rows], dtype=dtype)
+            return np.ascontiguousarray(self.resp[rows].T, dtype=dtype)
         labels = self.labels[rows]
-        block = np.zeros((labels.shape[0], n_components), dtype=dtype)
+        block = np.zeros((n_components, labels.shape[0]), dtype=dtype)
         assigned = np.flatnonzero(labels >= 0)
-        block[assigned, labels[assigned]] = 1.0
+        block[labels[assigned], assigned] = 1.0
         return block
 
 

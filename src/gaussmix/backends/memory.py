@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,9 @@ class InMemoryBackend:
     one thread while the backend is open: on thin matrices, threads over row
     blocks beat BLAS's own threading.
 
+    Use it as a context manager (``with backend: ...``) around ``reduce`` and
+    ``map`` calls.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
@@ -68,8 +72,9 @@ class InMemoryBackend:
 
     def __enter__(self):
         self._stack = ExitStack()
+        # Chunks are thin: BLAS's own threads only add synchronisation to each call.
+        self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         if self.n_threads > 1:
-            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
             self._executor = self._stack.enter_context(
                 ThreadPoolExecutor(max_workers=self.n_threads)
             )
@@ -100,7 +105,7 @@ class InMemoryBackend:
 
     def _blocks(self):
         bounds = np.linspace(0, self.n_samples, self.n_threads + 1).astype(int)
-        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
 
     def _run(self, task, blocks):
         if self._executor is None:
@@ -119,8 +124,9 @@ class InMemoryBackend:
         Parameters
         ----------
         chunk_fn : callable
-            ``chunk_fn(Xc, sample_weight, rows, work)`` with ``Xc`` the chunk minus
-            ``centre`` and ``rows`` the chunk's slice of the data.
+            ``chunk_fn(XcT, sample_weight, rows, work)`` with ``XcT`` the chunk minus
+            ``centre``, transposed to ``(n_features, n_rows)``, and ``rows`` the
+            chunk's slice of the data.
         make_work : callable
             ``make_work(n_rows)`` returns one thread's scratch memory.
         centre : ndarray of shape (n_features,)
@@ -132,14 +138,15 @@ class InMemoryBackend:
         def task(block):
             start, stop = block
             work = make_work(self.chunk_rows)
-            centred = np.empty((self.chunk_rows, self.n_features), dtype=self.dtype)
+            centred = np.empty(self.n_features * self.chunk_rows, dtype=self.dtype)
             result = None
             for begin in range(start, stop, self.chunk_rows):
                 end = min(begin + self.chunk_rows, stop)
-                Xc = centred[: end - begin]
-                np.subtract(self.X[begin:end], shift, out=Xc)
+                # A flat buffer keeps the last, shorter chunk contiguous too.
+                XcT = centred[: self.n_features * (end - begin)].reshape(self.n_features, -1)
+                np.subtract(self.X[begin:end].T, shift[:, None], out=XcT)
                 weights = None if self.sample_weight is None else self.sample_weight[begin:end]
-                value = chunk_fn(Xc, weights, slice(begin, end), work)
+                value = chunk_fn(XcT, weights, slice(begin, end), work)
                 result = value if result is None else merge(result, value)
             return result
 
@@ -149,8 +156,8 @@ class InMemoryBackend:
         """Apply ``chunk_fn`` to all chunks and concatenate the results along rows."""
         pieces: dict[int, np.ndarray] = {}
 
-        def collect(Xc, weights, rows, work):
-            pieces[rows.start] = chunk_fn(Xc, weights, rows, work)
+        def collect(XcT, weights, rows, work):
+            pieces[rows.start] = chunk_fn(XcT, weights, rows, work)
             return None
 
         self.reduce(collect, make_work, centre, lambda a, b: None)

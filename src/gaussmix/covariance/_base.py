@@ -5,12 +5,15 @@ of Gaussians: how to turn covariances into the Cholesky factor of the precision
 (and back), the log-determinant of that factor, how many free parameters it has,
 and two kernels that the EM loop runs on every chunk of rows:
 
-``log_gaussian_prob``
-    the component log-densities of a chunk (rows already shifted by the data
-    centre), computed from arrays that ``prepare`` built once per iteration;
+``weighted_log_prob``
+    ``log pi_k + log N(x | mu_k, Sigma_k)`` for a chunk, shape
+    ``(n_components, n_rows)``, from the chunk's rows shifted by the data centre
+    and transposed (``XcT``, shape ``(n_features, n_rows)``), using arrays that
+    ``prepare`` built once per iteration;
 ``moments``
     the model's sufficient statistics of that chunk, given the weighted
-    responsibilities. Statistics are plain sums, so two chunks merge by addition.
+    responsibilities: ``(nk, first, second)``. Statistics are plain sums, so two
+    chunks merge by addition.
 
 ``m_step`` turns the merged statistics into new means and covariances. The EM
 loop never branches on the model: adding a model means adding a module and a
@@ -29,10 +32,16 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 class Axis(IntEnum):
-    """Named axes of the ``(n_samples, n_components)`` arrays of the kernels."""
+    """Named axes of the kernels' arrays.
 
-    samples = 0
-    components = 1
+    Kernels work on a chunk transposed: ``XcT`` is ``(n_features, n_rows)`` and
+    log-probabilities and responsibilities are ``(n_components, n_rows)``, so
+    every element-wise pass and every reduction over components runs over
+    contiguous samples.
+    """
+
+    components = 0
+    samples = 1
 
 
 class Prepared(NamedTuple):
@@ -86,16 +95,16 @@ class CovarianceModel(Protocol):
 
     def workspace(self, n_rows: int, n_components: int, n_features: int, dtype) -> dict: ...
 
-    def log_gaussian_prob(self, Xc: np.ndarray, prepared: Prepared, work: dict) -> np.ndarray: ...
+    def weighted_log_prob(self, XcT: np.ndarray, prepared: Prepared, work: dict) -> np.ndarray: ...
 
     def moments(
         self,
-        Xc: np.ndarray,
+        XcT: np.ndarray,
         resp_weighted: np.ndarray,
         sample_weight: np.ndarray | None,
         prepared: Prepared,
         work: dict,
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
     def m_step(
         self,
@@ -157,6 +166,82 @@ def check_symmetric_positive_definite(matrices: np.ndarray, name: str) -> None:
             )
 
 
+def scratch(work: dict, name: str, shape: tuple) -> np.ndarray:
+    """A C-contiguous view of ``shape`` on the flat scratch buffer ``work[name]``.
+
+    Buffers are flat so that the last, shorter chunk still gets contiguous
+    arrays, which BLAS calls with ``out=`` require.
+    """
+    size = int(np.prod(shape))
+    return work[name][:size].reshape(shape)
+
+
+def flat_buffers(dtype, **sizes) -> dict:
+    """Flat scratch buffers of the given numbers of elements."""
+    return {name: np.empty(int(size), dtype=dtype) for name, size in sizes.items()}
+
+
 def flip(matrix: np.ndarray) -> np.ndarray:
     """Reverse the last two axes (the exchange-matrix similarity ``J M J``)."""
     return matrix[..., ::-1, ::-1]
+
+
+class ExpandedFeatures:
+    """Kernels for models whose log-density is linear in expanded features of x.
+
+    ``log pi_k + log N(x | mu_k, Sigma_k) = c_k . phi(x)`` with
+    ``phi(x) = [q(x), x, 1]``, where ``q(x)`` are a model's quadratic features
+    (all products ``x_i x_j`` for a full covariance, the squares for a diagonal
+    one, ``|x|^2`` for a spherical one). The chunk is expanded once, shared by
+    all components; then the weighted log-probabilities of every component are
+    one GEMM ``C @ phi`` and the statistics ``[sum r q(x), sum r x, sum r]`` of
+    every component are one GEMM ``resp @ phi'``. A subclass supplies
+    ``n_quadratic``, ``fill_quadratic`` and ``expansion``.
+    """
+
+    def n_quadratic(self, n_features: int) -> int:
+        raise NotImplementedError
+
+    def fill_quadratic(self, XcT: np.ndarray, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def expansion(self, means_shifted, precisions_chol):
+        """Return ``(quadratic, linear, constant)`` coefficients per component."""
+        raise NotImplementedError
+
+    def prepare(self, means_shifted, precisions_chol, log_weights, dtype):
+        quadratic, linear, constant = self.expansion(means_shifted, precisions_chol)
+        n_features = means_shifted.shape[1]
+        log_norm = self.log_det_cholesky(precisions_chol, n_features) - 0.5 * n_features * LOG_2PI
+        coefficients = np.hstack([quadratic, linear, (log_norm + constant + log_weights)[:, None]])
+        return Prepared(
+            log_norm=log_norm.astype(dtype),
+            arrays={"coefficients": np.ascontiguousarray(coefficients, dtype=dtype)},
+        )
+
+    def workspace(self, n_rows, n_components, n_features, dtype):
+        n_expanded = self.n_quadratic(n_features) + n_features + 1
+        return flat_buffers(dtype, features=n_expanded * n_rows, log_prob=n_components * n_rows)
+
+    def _features(self, XcT, work):
+        n_features, n_rows = XcT.shape
+        n_expanded = self.n_quadratic(n_features) + n_features + 1
+        return scratch(work, "features", (n_expanded, n_rows))
+
+    def weighted_log_prob(self, XcT, prepared, work):
+        n_features, n_rows = XcT.shape
+        n_quadratic = self.n_quadratic(n_features)
+        features = self._features(XcT, work)
+        self.fill_quadratic(XcT, features[:n_quadratic])
+        features[n_quadratic:-1] = XcT
+        features[-1] = 1.0
+        log_prob = scratch(work, "log_prob", (prepared.log_norm.size, n_rows))
+        # np.dot, unlike np.matmul, releases the GIL around BLAS for these shapes.
+        np.dot(prepared.arrays["coefficients"], features, out=log_prob)
+        return log_prob
+
+    def moments(self, XcT, resp_weighted, sample_weight, prepared, work):
+        # Relies on weighted_log_prob having left this chunk's features in `work`.
+        n_quadratic = self.n_quadratic(XcT.shape[0])
+        sums = np.dot(resp_weighted, self._features(XcT, work).T)
+        return sums[:, -1], sums[:, n_quadratic:-1], sums[:, :n_quadratic]

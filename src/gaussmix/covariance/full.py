@@ -6,8 +6,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ._base import (
-    LOG_2PI,
-    Prepared,
+    ExpandedFeatures,
     as_float_array,
     check_shape,
     check_symmetric_positive_definite,
@@ -38,15 +37,15 @@ def _covariance_cholesky(precision_chol: np.ndarray) -> np.ndarray:
     return solve_triangular(precision_chol, eye, lower=False).T
 
 
-class FullCovariance:
+class FullCovariance(ExpandedFeatures):
     """Each component k has a full ``(n_features, n_features)`` covariance.
 
     The precision factor ``P_k`` is upper triangular with ``P_k P_k^T = inv(Sigma_k)``
-    (scikit-learn's convention). The E-step multiplies a chunk by all factors side
-    by side (``Xc @ [P_1 ... P_K]``), one GEMM for every component. The statistics
-    are kept in each component's whitened frame around its current mean
-    (``y = (x - mu_k) P_k``), so the new covariance never comes from the difference
-    of two large numbers, however far the data lie from the origin.
+    (scikit-learn's convention). The quadratic features are the products
+    ``x_i x_j (i <= j)`` of the centred rows (see :class:`ExpandedFeatures`):
+    about half the flops of whitening the chunk once per component, and no
+    n x K x D temporary. Rows are centred on the data mean first, so the
+    moments do not cancel for data far from the origin.
     """
 
     name = "full"
@@ -91,65 +90,37 @@ class FullCovariance:
         check_symmetric_positive_definite(precisions, "full precision")
         return precisions
 
-    def prepare(self, means_shifted, precisions_chol, dtype):
-        n_components, n_features = means_shifted.shape
-        stacked = precisions_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
-        bias = np.einsum("kd,kde->ke", means_shifted, precisions_chol).reshape(-1)
-        log_norm = self.log_det_cholesky(precisions_chol, n_features) - 0.5 * n_features * LOG_2PI
-        # The covariance factor L_k = inv(P_k)^T maps whitened statistics back.
-        covariance_chol = np.stack([_covariance_cholesky(p) for p in precisions_chol])
-        return Prepared(
-            log_norm=log_norm.astype(dtype),
-            arrays={
-                "stacked": np.ascontiguousarray(stacked, dtype=dtype),
-                "bias": bias.astype(dtype),
-                "covariance_chol": covariance_chol,
-            },
-        )
+    def n_quadratic(self, n_features):
+        return n_features * (n_features + 1) // 2
 
-    def workspace(self, n_rows, n_components, n_features, dtype):
-        width = n_components * n_features
-        return {
-            "whitened": np.empty((n_rows, width), dtype=dtype),
-            "scratch": np.empty((n_rows, width), dtype=dtype),
-            "log_prob": np.empty((n_rows, n_components), dtype=dtype),
-        }
+    def fill_quadratic(self, XcT, out):
+        n_features = XcT.shape[0]
+        offset = 0
+        for i in range(n_features):
+            # Row-wise products over contiguous samples vectorise well.
+            width = n_features - i
+            np.multiply(XcT[i], XcT[i:], out=out[offset : offset + width])
+            offset += width
 
-    def log_gaussian_prob(self, Xc, prepared, work):
-        n_rows = Xc.shape[0]
-        n_components = prepared.log_norm.shape[0]
-        whitened = work["whitened"][:n_rows]
-        np.matmul(Xc, prepared.arrays["stacked"], out=whitened)
-        whitened -= prepared.arrays["bias"]
-        squared = work["scratch"][:n_rows]
-        np.square(whitened, out=squared)
-        log_prob = work["log_prob"][:n_rows]
-        np.sum(squared.reshape(n_rows, n_components, -1), axis=2, out=log_prob)
-        log_prob *= -0.5
-        log_prob += prepared.log_norm
-        return log_prob
-
-    def moments(self, Xc, resp_weighted, sample_weight, prepared, work):
-        # Relies on log_gaussian_prob having left this chunk's whitened rows in `work`.
-        n_rows, n_components = resp_weighted.shape
-        whitened = work["whitened"][:n_rows].reshape(n_rows, n_components, -1)
-        weighted = work["scratch"][:n_rows].reshape(n_rows, n_components, -1)
-        np.multiply(whitened, resp_weighted[:, :, None], out=weighted)
-        first = weighted.sum(axis=0)
-        second = np.matmul(whitened.transpose(1, 2, 0), weighted.transpose(1, 0, 2))
-        return first, second
+    def expansion(self, means_shifted, precisions_chol):
+        rows, cols = np.triu_indices(means_shifted.shape[1])
+        precisions = self.precisions_from_cholesky(precisions_chol)
+        # x' L x = sum_i L_ii x_i^2 + 2 sum_{i<j} L_ij x_i x_j over the packed upper triangle.
+        quadratic = precisions[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
+        linear = np.einsum("kde,ke->kd", precisions, means_shifted)
+        constant = -0.5 * np.einsum("kd,kd->k", means_shifted, linear)
+        return quadratic, linear, constant
 
     def m_step(self, nk, first, second, prepared, means_shifted, reg_covar):
-        covariance_chol = prepared.arrays["covariance_chol"]
-        step = np.einsum("kde,ke->kd", covariance_chol, first) / nk[:, None]
-        scatter = np.matmul(
-            np.matmul(covariance_chol, second), np.swapaxes(covariance_chol, -1, -2)
-        )
-        covariances = scatter / nk[:, None, None] - step[:, :, None] * step[:, None, :]
-        covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
-        n_features = covariances.shape[-1]
+        n_components, n_features = first.shape
+        rows, cols = np.triu_indices(n_features)
+        scatter = np.empty((n_components, n_features, n_features))
+        scatter[:, rows, cols] = second
+        scatter[:, cols, rows] = second
+        means = first / nk[:, None]
+        covariances = scatter / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-        return means_shifted + step, covariances
+        return means, covariances
 
     def from_pooled(self, pooled_covariance, n_components):
         return np.repeat(pooled_covariance[None], n_components, axis=0)

@@ -10,8 +10,8 @@ from .diag import DiagCovariance
 class SphericalCovariance(DiagCovariance):
     """Each component k has a single variance, ``covariances_[k]`` a scalar.
 
-    A diagonal model whose variances are equal across features, so it reuses the
-    diagonal kernels and only changes the parameter layout and the M-step.
+    Shares the diagonal model's parameter handling; its only quadratic feature
+    is the squared norm of each centred row.
     """
 
     name = "spherical"
@@ -25,12 +25,23 @@ class SphericalCovariance(DiagCovariance):
     def log_det_cholesky(self, precisions_chol, n_features):
         return n_features * np.log(precisions_chol)
 
-    def _feature_precisions(self, precisions_chol, n_features):
-        return np.repeat((precisions_chol**2)[:, None], n_features, axis=1)
+    def n_quadratic(self, n_features):
+        return 1
+
+    def fill_quadratic(self, XcT, out):
+        np.einsum("ij,ij->j", XcT, XcT, out=out[0])
+
+    def expansion(self, means_shifted, precisions_chol):
+        precisions = precisions_chol**2
+        constant = -0.5 * precisions * np.sum(means_shifted**2, axis=1)
+        return -0.5 * precisions[:, None], means_shifted * precisions[:, None], constant
 
     def m_step(self, nk, first, second, prepared, means_shifted, reg_covar):
-        means, variances = self._variances(nk, first, second, reg_covar)
-        return means, variances.mean(axis=1)
+        n_features = first.shape[1]
+        means = first / nk[:, None]
+        # Rounding can push E|x|^2 - |mu|^2 below zero (float32 especially): clamp first.
+        spread = np.maximum(second[:, 0] / nk - np.sum(means**2, axis=1), 0.0)
+        return means, spread / n_features + reg_covar
 
     def from_pooled(self, pooled_covariance, n_components):
         return np.full(n_components, np.trace(pooled_covariance) / pooled_covariance.shape[0])

@@ -10,6 +10,8 @@ from ._base import (
     as_float_array,
     check_shape,
     check_symmetric_positive_definite,
+    flat_buffers,
+    scratch,
 )
 from .full import FullCovariance
 
@@ -54,46 +56,43 @@ class TiedCovariance:
         check_symmetric_positive_definite(precisions, "tied precision")
         return precisions
 
-    def prepare(self, means_shifted, precisions_chol, dtype):
+    def prepare(self, means_shifted, precisions_chol, log_weights, dtype):
         n_components, n_features = means_shifted.shape
         whitened_means = means_shifted @ precisions_chol
         log_det = self.log_det_cholesky(precisions_chol, n_features)
         log_norm = np.full(n_components, log_det - 0.5 * n_features * LOG_2PI)
-        constant = log_norm - 0.5 * np.sum(whitened_means**2, axis=1)
+        constant = log_norm - 0.5 * np.sum(whitened_means**2, axis=1) + log_weights
+        # Coefficients of [y, 1, -|y|^2 / 2] with y = P' xc, one GEMM for everything.
+        coefficients = np.hstack([whitened_means, constant[:, None], np.ones((n_components, 1))])
         return Prepared(
             log_norm=log_norm.astype(dtype),
             arrays={
-                "precisions_chol": np.ascontiguousarray(precisions_chol, dtype=dtype),
-                "whitened_means_t": np.ascontiguousarray(whitened_means.T, dtype=dtype),
-                "constant": constant.astype(dtype),
+                "precisions_chol_t": np.ascontiguousarray(precisions_chol.T, dtype=dtype),
+                "coefficients": np.ascontiguousarray(coefficients, dtype=dtype),
             },
         )
 
     def workspace(self, n_rows, n_components, n_features, dtype):
-        return {
-            "whitened": np.empty((n_rows, n_features), dtype=dtype),
-            "half_norms": np.empty(n_rows, dtype=dtype),
-            "log_prob": np.empty((n_rows, n_components), dtype=dtype),
-        }
+        return flat_buffers(
+            dtype, whitened=(n_features + 2) * n_rows, log_prob=n_components * n_rows
+        )
 
-    def log_gaussian_prob(self, Xc, prepared, work):
-        n_rows = Xc.shape[0]
-        whitened = work["whitened"][:n_rows]
-        np.matmul(Xc, prepared.arrays["precisions_chol"], out=whitened)
-        half_norms = work["half_norms"][:n_rows]
-        np.einsum("ij,ij->i", whitened, whitened, out=half_norms)
-        half_norms *= -0.5
-        log_prob = work["log_prob"][:n_rows]
-        np.matmul(whitened, prepared.arrays["whitened_means_t"], out=log_prob)
-        log_prob += prepared.arrays["constant"]
-        log_prob += half_norms[:, None]
+    def weighted_log_prob(self, XcT, prepared, work):
+        n_features, n_rows = XcT.shape
+        whitened = scratch(work, "whitened", (n_features + 2, n_rows))
+        np.dot(prepared.arrays["precisions_chol_t"], XcT, out=whitened[:n_features])
+        np.einsum("ij,ij->j", whitened[:n_features], whitened[:n_features], out=whitened[-1])
+        whitened[-1] *= -0.5
+        whitened[-2] = 1.0
+        log_prob = scratch(work, "log_prob", (prepared.log_norm.size, n_rows))
+        np.dot(prepared.arrays["coefficients"], whitened, out=log_prob)
         return log_prob
 
-    def moments(self, Xc, resp_weighted, sample_weight, prepared, work):
-        first = resp_weighted.T @ Xc
-        weighted_rows = Xc if sample_weight is None else Xc * sample_weight[:, None]
-        second = Xc.T @ weighted_rows
-        return first, second
+    def moments(self, XcT, resp_weighted, sample_weight, prepared, work):
+        first = np.dot(resp_weighted, XcT.T)
+        weighted_rows = XcT if sample_weight is None else XcT * sample_weight
+        second = np.dot(weighted_rows, XcT.T)
+        return resp_weighted.sum(axis=1, dtype=np.float64), first, second
 
     def m_step(self, nk, first, second, prepared, means_shifted, reg_covar):
         means = first / nk[:, None]

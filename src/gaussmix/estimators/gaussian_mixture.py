@@ -314,6 +314,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         self._store(best, model, X.dtype)
         return X
