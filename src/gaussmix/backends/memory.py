@@ -13,7 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 # Per-thread working set aimed at: about half of a core's L2 cache on current x86.
-_CACHE_BYTES = 1 << 20
+_CACHE_BYTES = int(os.environ.get("GAUSSMIX_CHUNK_BYTES", 1 << 20))
 _MIN_CHUNK_ROWS = 256
 _MAX_CHUNK_ROWS = 8192
 
