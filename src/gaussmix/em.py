@@ -224,6 +224,8 @@ class CollapseHandler:
                 f"duplicated points). Increase reg_covar (now {self.reg_covar:g}), drop "
                 "constant features, or standardise X."
             )
+        if self.model.shared_covariance:
+            singular = np.zeros_like(empty)
         collapsed = np.flatnonzero(empty | singular)
         if collapsed.size == 0:
             return params, False
@@ -301,16 +303,15 @@ class CollapseHandler:
         scores = score_rows(backend, model, reference, self.centre)
         if backend.sample_weight is not None:
             scores = np.where(backend.sample_weight > 0, scores, np.inf)
-        worst = np.argsort(scores, kind="stable")[: collapsed.size]
         means = params.means.copy()
-        means[collapsed] = backend.take(worst)
+        means[collapsed] = _distinct_worst_rows(backend, scores, collapsed.size)
         covariances = model.replace_components(
             params.covariances, model.from_pooled(self._pooled, n_components), collapsed
         )
         precisions_chol, singular = model.precisions_cholesky(covariances)
         if singular.any():
             raise CollapseError(
-                f"Component(s) {list(np.flatnonzero(singular))} cannot be re-seeded: the "
+                f"Component(s) {np.flatnonzero(singular).tolist()} cannot be re-seeded: the "
                 "pooled covariance of X is singular (a constant feature or all rows equal). "
                 f"Increase reg_covar (now {self.reg_covar:g}) or drop constant features."
             )
@@ -322,6 +323,24 @@ class CollapseHandler:
             covariances=covariances,
             precisions_cholesky=precisions_chol,
         )
+
+
+def _distinct_worst_rows(backend, scores, n_rows):
+    """The ``n_rows`` lowest-scoring rows, skipping repeats of rows already taken.
+
+    Re-seeding two components on copies of one point would leave them identical
+    forever; where the data hold fewer distinct points, repeats fill the rest.
+    """
+    candidates = np.argsort(scores, kind="stable")[: max(100, 20 * n_rows)]
+    rows = backend.take(candidates)
+    chosen: list[int] = []
+    for i, row in enumerate(rows):
+        if all(not np.array_equal(row, rows[j]) for j in chosen):
+            chosen.append(i)
+            if len(chosen) == n_rows:
+                break
+    chosen += [i for i in range(len(rows)) if i not in chosen][: n_rows - len(chosen)]
+    return rows[chosen]
 
 
 def run_em(
