@@ -1,0 +1,188 @@
+"""What happens when a component collapses: re-seed it, freeze it, or explain why not."""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from .params import MixtureParams
+from .passes import score_rows
+
+
+class CollapseWarning(UserWarning):
+    """A component collapsed (empty or singular) and was re-seeded or frozen."""
+
+
+class CollapseError(ValueError):
+    """A component collapsed and no re-seeding can give it a valid covariance."""
+
+
+def pooled_covariance(backend, centre, reg_covar):
+    """The weighted covariance of all rows plus ``reg_covar`` on the diagonal."""
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        weighted = XcT if sample_weight is None else XcT * sample_weight
+        return (weighted @ XcT.T).astype(np.float64)
+
+    scatter = backend.reduce(chunk_fn, lambda n_rows: None, centre, operator.add)
+    covariance = scatter / backend.total_weight
+    covariance[np.diag_indices_from(covariance)] += reg_covar
+    return covariance
+
+
+def _describe(components, causes):
+    return ", ".join(f"{k} ({causes[k]})" for k in components)
+
+
+class CollapseHandler:
+    """Re-seeds collapsed components on the worst-explained samples, a bounded number of times.
+
+    A component is collapsed when it is empty (it holds less than a thousandth of
+    an average sample's weight) or when its covariance is not positive definite.
+    Each time, the component's mean moves to the sample with the lowest
+    log-density under the healthy components, its covariance becomes the pooled
+    data covariance, and its weight that of one average sample; a
+    :class:`CollapseWarning` names it. Once ``2 * n_components`` re-seeds are
+    spent, an empty component keeps its last valid mean and covariance with a
+    vanishing weight (the data support fewer components), and a singular one
+    raises :class:`CollapseError` naming the component, the cause and the remedy.
+    """
+
+    def __init__(self, backend, model, centre, reg_covar, n_components):
+        self.backend = backend
+        self.model = model
+        self.centre = centre
+        self.reg_covar = reg_covar
+        self.budget = 2 * n_components
+        self.frozen: set[int] = set()
+        self._pooled = None
+
+    def resolve(self, params, params_old, empty, singular, n_iter):
+        """Return repaired parameters and whether any component was re-seeded."""
+        if singular.any() and self.model.shared_covariance:
+            raise CollapseError(
+                f"The shared ('{self.model.name}') covariance became singular at iteration "
+                f"{n_iter}: the data lie on a lower-dimensional set (a constant feature or "
+                f"duplicated points). Increase reg_covar (now {self.reg_covar:g}), drop "
+                "constant features, or standardise X."
+            )
+        if self.model.shared_covariance:
+            singular = np.zeros_like(empty)
+        collapsed = np.flatnonzero(empty | singular)
+        if collapsed.size == 0:
+            return params, False
+        causes = {int(k): "singular covariance" if singular[k] else "empty" for k in collapsed}
+        if collapsed.size <= self.budget:
+            self.budget -= collapsed.size
+            repaired = self._reseed(params, collapsed)
+            warnings.warn(
+                f"Component(s) {_describe(collapsed, causes)} collapsed at iteration "
+                f"{n_iter}; re-seeded on the worst-explained samples. If this repeats, "
+                "reduce n_components, increase reg_covar or standardise X.",
+                CollapseWarning,
+                stacklevel=4,
+            )
+            return repaired, True
+        if singular.any() or params_old is None:
+            k = int(collapsed[0])
+            raise CollapseError(
+                f"Component {k} collapsed ({causes[k]}) at iteration {n_iter} and re-seeding "
+                "did not help: the data cannot support this many components with this "
+                f"regularisation. Reduce n_components, increase reg_covar (now "
+                f"{self.reg_covar:g}), drop constant or duplicated features, or standardise X."
+            )
+        return self._freeze(params, params_old, collapsed), False
+
+    def _freeze(self, params, params_old, collapsed):
+        new = [int(k) for k in collapsed if int(k) not in self.frozen]
+        if new:
+            warnings.warn(
+                f"Component(s) {new} stay empty: the data support fewer than "
+                f"{params.weights.size} components. They keep their last mean and "
+                "covariance with a vanishing weight; consider a smaller n_components.",
+                CollapseWarning,
+                stacklevel=4,
+            )
+            self.frozen.update(new)
+        means = params.means.copy()
+        means[collapsed] = params_old.means[collapsed]
+        covariances = self.model.replace_components(
+            params.covariances, params_old.covariances, collapsed
+        )
+        precisions_chol, _ = self.model.precisions_cholesky(covariances)
+        return replace(
+            params, means=means, covariances=covariances, precisions_cholesky=precisions_chol
+        )
+
+    def _reseed(self, params, collapsed):
+        model, backend = self.model, self.backend
+        n_components = params.weights.size
+        if self._pooled is None:
+            self._pooled = pooled_covariance(backend, self.centre, self.reg_covar)
+        healthy = np.setdiff1d(np.arange(n_components), collapsed)
+        if healthy.size:
+            reference = params
+            weights = np.zeros(n_components)
+            weights[healthy] = params.weights[healthy] / params.weights[healthy].sum()
+            # Collapsed components get a valid placeholder so the E-step stays finite.
+            placeholder = model.replace_components(
+                params.covariances, model.from_pooled(self._pooled, n_components), collapsed
+            )
+            reference = replace(
+                params,
+                weights=weights,
+                covariances=placeholder,
+                precisions_cholesky=model.precisions_cholesky(placeholder)[0],
+            )
+        else:
+            pooled = model.from_pooled(self._pooled, n_components)
+            reference = MixtureParams(
+                weights=np.full(n_components, 1.0 / n_components),
+                means=np.tile(self.centre, (n_components, 1)),
+                covariances=pooled,
+                precisions_cholesky=model.precisions_cholesky(pooled)[0],
+            )
+        scores = score_rows(backend, model, reference, self.centre)
+        if backend.sample_weight is not None:
+            scores = np.where(backend.sample_weight > 0, scores, np.inf)
+        means = params.means.copy()
+        means[collapsed] = _distinct_worst_rows(backend, scores, collapsed.size)
+        covariances = model.replace_components(
+            params.covariances, model.from_pooled(self._pooled, n_components), collapsed
+        )
+        precisions_chol, singular = model.precisions_cholesky(covariances)
+        if singular.any():
+            raise CollapseError(
+                f"Component(s) {np.flatnonzero(singular).tolist()} cannot be re-seeded: the "
+                "pooled covariance of X is singular (a constant feature or all rows equal). "
+                f"Increase reg_covar (now {self.reg_covar:g}) or drop constant features."
+            )
+        weights = params.weights.copy()
+        weights[collapsed] = 1.0 / backend.n_samples
+        return MixtureParams(
+            weights=weights / weights.sum(),
+            means=means,
+            covariances=covariances,
+            precisions_cholesky=precisions_chol,
+        )
+
+
+def _distinct_worst_rows(backend, scores, n_rows):
+    """The ``n_rows`` lowest-scoring rows, skipping repeats of rows already taken.
+
+    Re-seeding two components on copies of one point would leave them identical
+    forever; where the data hold fewer distinct points, repeats fill the rest.
+    """
+    candidates = np.argsort(scores, kind="stable")[: max(100, 20 * n_rows)]
+    rows = backend.take(candidates)
+    chosen: list[int] = []
+    for i, row in enumerate(rows):
+        if all(not np.array_equal(row, rows[j]) for j in chosen):
+            chosen.append(i)
+            if len(chosen) == n_rows:
+                break
+    chosen += [i for i in range(len(rows)) if i not in chosen][: n_rows - len(chosen)]
+    return rows[chosen]

@@ -1,0 +1,122 @@
+"""Whole-data passes built from the chunk kernels: E-step statistics, scoring, M-step.
+
+Each function takes a backend (anything with ``reduce``, ``map``, ``dtype`` and
+``n_features``), a covariance model and parameters; none keeps state.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from .covariance import CovarianceModel
+from .estep import chunk_statistics, log_prob_resp
+from .params import MixtureParams
+from .stats import merge_statistics
+
+# A component holding less than this fraction of an average sample's weight is empty.
+EMPTY_FRACTION = 1e-3
+
+
+def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
+    """The parameters in the form the chunk kernels use."""
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(params.weights)
+    return model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
+
+
+def _make_work(model, n_components, n_features, dtype):
+    return partial(model.workspace, n_components=n_components, n_features=n_features, dtype=dtype)
+
+
+def e_step_statistics(backend, model, params: MixtureParams, centre):
+    """One pass: the E-step under ``params`` and the statistics it implies."""
+    n_components, n_features = params.means.shape
+    prepared = kernel_inputs(model, params, centre, backend.dtype)
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        return chunk_statistics(model, XcT, sample_weight, prepared, work)
+
+    stats = backend.reduce(
+        chunk_fn,
+        _make_work(model, n_components, n_features, backend.dtype),
+        centre,
+        merge_statistics,
+    )
+    return stats, prepared
+
+
+def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False):
+    """Per-row log-density (and log-responsibilities) under ``params``."""
+    n_components, n_features = params.means.shape
+    prepared = kernel_inputs(model, params, centre, backend.dtype)
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        log_prob_norm, log_resp = log_prob_resp(model, XcT, prepared, work)
+        if with_resp:
+            return np.concatenate([log_prob_norm[:, None], log_resp], axis=1)
+        return log_prob_norm
+
+    result = backend.map(
+        chunk_fn, _make_work(model, n_components, n_features, backend.dtype), centre
+    )
+    if with_resp:
+        return result[:, 0], result[:, 1:]
+    return result
+
+
+def m_step(model, stats, prepared, params_old_means, centre, reg_covar, eps):
+    """New parameters from merged statistics.
+
+    Returns
+    -------
+    params : MixtureParams
+    singular : ndarray of bool
+        Covariance blocks whose Cholesky factorisation failed.
+    """
+    nk = stats.nk + 10.0 * eps
+    means_shifted, covariances = model.m_step(
+        nk, stats.first, stats.second, prepared, params_old_means - centre, reg_covar
+    )
+    precisions_chol, singular = model.precisions_cholesky(covariances)
+    params = MixtureParams(
+        weights=nk / nk.sum(),
+        means=means_shifted + centre,
+        covariances=covariances,
+        precisions_cholesky=precisions_chol,
+    )
+    return params, singular
+
+
+def initial_params(backend, model, assignment, centre, n_components, reg_covar):
+    """Parameters from initial responsibilities, and the empty and singular masks."""
+    n_features = backend.n_features
+    identity = model.from_pooled(np.eye(n_features), n_components)
+    reference = MixtureParams(
+        weights=np.full(n_components, 1.0 / n_components),
+        means=np.tile(centre, (n_components, 1)),
+        covariances=identity,
+        precisions_cholesky=model.precisions_cholesky(identity)[0],
+    )
+    prepared = kernel_inputs(model, reference, centre, backend.dtype)
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        resp = assignment.chunk(rows, n_components, backend.dtype)
+        return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
+
+    stats = backend.reduce(
+        chunk_fn,
+        _make_work(model, n_components, n_features, backend.dtype),
+        centre,
+        merge_statistics,
+    )
+    params, singular = m_step(
+        model, stats, prepared, reference.means, centre, reg_covar, np.finfo(backend.dtype).eps
+    )
+    return params, empty_components(stats, backend), singular
+
+
+def empty_components(stats, backend):
+    """Components whose weight is below ``EMPTY_FRACTION`` of an average sample's."""
+    return stats.nk < EMPTY_FRACTION * backend.total_weight / backend.n_samples
