@@ -16,7 +16,14 @@ import numpy as np
 from .collapse import CollapseError, CollapseHandler, CollapseWarning
 from .covariance import CovarianceModel
 from .params import EMResult, MixtureParams
-from .passes import e_step_statistics, empty_components, initial_params, m_step, score_rows
+from .passes import (
+    e_step_statistics,
+    empty_components,
+    initial_params,
+    label_rows,
+    m_step,
+    score_rows,
+)
 
 __all__ = [
     "CollapseError",
@@ -25,6 +32,7 @@ __all__ = [
     "EMResult",
     "MixtureParams",
     "initial_params",
+    "label_rows",
     "run_em",
     "score_rows",
 ]

@@ -61,6 +61,7 @@ def log_prob_resp(
     log_resp : ndarray of shape (n_rows, n_components)
     """
     weighted = model.weighted_log_prob(XcT, prepared, work).copy()
+    weighted[list(prepared.absent)] = -np.inf
     row_max = weighted.max(axis=Axis.components)
     with np.errstate(under="ignore"):
         log_prob_norm = row_max + np.log(np.exp(weighted - row_max).sum(axis=Axis.components))

@@ -6,6 +6,7 @@ Each function takes a backend (anything with ``reduce``, ``map``, ``dtype`` and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -21,9 +22,11 @@ EMPTY_FRACTION = 1e-3
 
 def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
     """The parameters in the form the chunk kernels use."""
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(params.weights)
-    return model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
+    # A zero weight would put -inf in a GEMM operand, and BLAS kernels that multiply
+    # padding by it raise invalid-value flags: floor at the smallest normal number.
+    log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
+    prepared = model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
+    return prepared._replace(absent=tuple(np.flatnonzero(params.weights <= 0.0).tolist()))
 
 
 def _make_work(model, n_components, n_features, dtype):
@@ -64,6 +67,19 @@ def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False
     if with_resp:
         return result[:, 0], result[:, 1:]
     return result
+
+
+def label_rows(backend, model, params: MixtureParams, centre):
+    """Most probable component of each row under ``params`` (no N x K array kept)."""
+    n_components, n_features = params.means.shape
+    prepared = kernel_inputs(model, params, centre, backend.dtype)
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        weighted = model.weighted_log_prob(XcT, prepared, work)
+        weighted[list(prepared.absent)] = -np.inf
+        return weighted.argmax(axis=0)
+
+    return backend.map(chunk_fn, _make_work(model, n_components, n_features, backend.dtype), centre)
 
 
 def m_step(model, stats, prepared, params_old_means, centre, reg_covar, eps):
@@ -114,6 +130,11 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar):
     params, singular = m_step(
         model, stats, prepared, reference.means, centre, reg_covar, np.finfo(backend.dtype).eps
     )
+    # As scikit-learn, the first weights are n_k / n_samples: they sum to one only
+    # when every row is assigned (not for k-means++ or random_from_data seeds), which
+    # shifts the first lower bound but nothing after the first M-step.
+    eps = np.finfo(backend.dtype).eps
+    params = replace(params, weights=(stats.nk + 10.0 * eps) / stats.total_weight)
     return params, empty_components(stats, backend), singular
 
 

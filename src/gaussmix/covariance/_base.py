@@ -55,10 +55,14 @@ class Prepared(NamedTuple):
     arrays : dict
         Model-specific arrays (stacked precision factors, biases, ...), in the
         data's dtype, plus any float64 factors the M-step needs.
+    absent : tuple of int
+        Components of weight zero: their log-weight enters the kernels floored
+        at a finite value and scoring sets their rows to ``-inf`` afterwards.
     """
 
     log_norm: np.ndarray
     arrays: dict
+    absent: tuple = ()
 
 
 @runtime_checkable

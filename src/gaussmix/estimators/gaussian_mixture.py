@@ -24,6 +24,7 @@ from ..em import (
     EMResult,
     MixtureParams,
     initial_params,
+    label_rows,
     run_em,
     score_rows,
 )
@@ -116,6 +117,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         the best start.
     lower_bounds_ : list of float
         ``lower_bound_`` after each iteration of the best start.
+    labels_ : ndarray of shape (n_samples,)
+        Most probable component of each training sample under the fitted model
+        (what ``fit_predict`` returns; gaussmix is also a clusterer).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Present when ``X`` had string column names.
@@ -230,9 +234,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        X_checked = self._fit(X, sample_weight)
-        _, log_resp = self._log_prob_resp(X_checked)
-        return log_resp.argmax(axis=1)
+        self._fit(X, sample_weight)
+        return self.labels_
 
     def _fit(self, X, sample_weight):
         self._validate_params()
@@ -308,6 +311,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         )
                 if best is None or result.lower_bound > best.lower_bound:
                     best = result
+            # Labels from the final parameters, as scikit-learn's fit_predict gives.
+            labels = label_rows(backend, model, best.params, centre)
 
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -317,7 +322,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 stacklevel=2,
             )
         self._store(best, model, X.dtype)
-        return X
+        self.labels_ = labels
 
     def _checked_inits(self, model, n_features):
         return {
@@ -465,7 +470,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._checked_X(X)
-        return self._log_prob_resp(X)[1].argmax(axis=1)
+        params = self._fitted_params()
+        model = get_covariance_model(self.covariance_type)
+        with InMemoryBackend(X, None) as backend:
+            return label_rows(backend, model, params, params.weights @ params.means)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.

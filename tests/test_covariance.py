@@ -1,0 +1,231 @@
+"""The contract every registered covariance model fulfils, checked against brute force.
+
+Parametrised over the registry, so a model added to ``COVARIANCE_MODELS`` is tested
+without touching this file (``helpers.shape_kind`` says how its covariance array
+expands to full matrices; a new shape makes that helper fail loudly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaussmix.covariance import COVARIANCE_MODELS, CovarianceModel, get_covariance_model
+from helpers import (
+    COVARIANCE_TYPES,
+    brute_force_m_step,
+    mixture_log_prob,
+    random_covariances,
+    shape_kind,
+    textbook_n_parameters,
+    to_full,
+)
+
+N_COMPONENTS, N_FEATURES = 3, 4  # different, so that covariance shapes are unambiguous
+
+
+@pytest.fixture(params=COVARIANCE_TYPES)
+def model(request):
+    return COVARIANCE_MODELS[request.param]
+
+
+def _problem(model, seed=0, n_rows=200):
+    rng = np.random.RandomState(seed)
+    means = rng.normal(scale=2.0, size=(N_COMPONENTS, N_FEATURES)) + 5.0
+    covariances = random_covariances(model, rng, N_COMPONENTS, N_FEATURES)
+    weights = rng.dirichlet(np.ones(N_COMPONENTS))
+    X = rng.normal(size=(n_rows, N_FEATURES)) * 2.0 + 5.0
+    return rng, X, weights, means, covariances
+
+
+def _kernel_log_prob(model, X, centre, weights, means, covariances, dtype, work_rows=None):
+    precisions_chol, singular = model.precisions_cholesky(covariances)
+    assert not singular.any()
+    prepared = model.prepare(means - centre, precisions_chol, np.log(weights), dtype)
+    n_rows = X.shape[0]
+    work = model.workspace(work_rows or n_rows, N_COMPONENTS, N_FEATURES, dtype)
+    XcT = np.ascontiguousarray((X - centre).T, dtype=dtype)
+    return model.weighted_log_prob(XcT, prepared, work), prepared, work, XcT
+
+
+def test_registry_names_and_lookup():
+    assert sorted(COVARIANCE_MODELS) == COVARIANCE_TYPES
+    for name, model in COVARIANCE_MODELS.items():
+        assert model.name == name
+        assert isinstance(model, CovarianceModel)
+        assert get_covariance_model(name) is model
+    with pytest.raises(ValueError, match=r"Unknown covariance_type 'bogus'.*full"):
+        get_covariance_model("bogus")
+
+
+@pytest.mark.parametrize("work_rows", [None, 512])
+def test_weighted_log_prob_equals_scipy(model, work_rows):
+    """log w_k + log N(x | mu_k, Sigma_k), also from a workspace sized for a longer chunk."""
+    _, X, weights, means, covariances = _problem(model)
+    centre = X.mean(axis=0)
+    log_prob, *_ = _kernel_log_prob(
+        model, X, centre, weights, means, covariances, np.float64, work_rows
+    )
+    full = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
+    expected = mixture_log_prob(X, weights, means, full)
+    assert log_prob.shape == (N_COMPONENTS, X.shape[0])
+    np.testing.assert_allclose(log_prob, expected.T, rtol=1e-10)
+
+
+def test_weighted_log_prob_float32(model):
+    _, X, weights, means, covariances = _problem(model)
+    centre = X.mean(axis=0)
+    log_prob, *_ = _kernel_log_prob(model, X, centre, weights, means, covariances, np.float32)
+    assert log_prob.dtype == np.float32
+    full = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
+    expected = mixture_log_prob(X.astype(np.float32).astype(np.float64), weights, means, full)
+    # float32 rounding (6e-8) of terms of magnitude ~|expected|: 1e-5 relative is ample.
+    np.testing.assert_allclose(log_prob, expected.T, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_weighted_log_prob_does_not_depend_on_the_centre(model):
+    """The kernels take rows minus any centre: the result is the same for every centre."""
+    _, X, weights, means, covariances = _problem(model)
+    at_mean, *_ = _kernel_log_prob(
+        model, X, X.mean(axis=0), weights, means, covariances, np.float64
+    )
+    at_mean = at_mean.copy()
+    at_zero, *_ = _kernel_log_prob(
+        model, X, np.zeros(N_FEATURES), weights, means, covariances, np.float64
+    )
+    np.testing.assert_allclose(at_mean, at_zero, rtol=1e-10)
+
+
+def test_precisions_cholesky_round_trip(model):
+    _, _, _, _, covariances = _problem(model)
+    precisions_chol, singular = model.precisions_cholesky(covariances)
+    assert precisions_chol.shape == covariances.shape
+    assert not singular.any()
+    np.testing.assert_allclose(
+        model.covariances_from_cholesky(precisions_chol), covariances, rtol=1e-10, atol=1e-13
+    )
+    precisions = model.precisions_from_cholesky(precisions_chol)
+    np.testing.assert_allclose(
+        model.precisions_cholesky_from_precisions(precisions),
+        precisions_chol,
+        rtol=1e-10,
+        atol=1e-13,
+    )
+    # The precisions are the inverses of the covariances ...
+    full_cov = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
+    full_prec = to_full(model, precisions, N_COMPONENTS, N_FEATURES)
+    np.testing.assert_allclose(
+        full_prec @ full_cov, np.broadcast_to(np.eye(N_FEATURES), full_cov.shape), atol=1e-10
+    )
+    # ... and, for matrices, the factor is upper triangular with P @ P.T = precision
+    # (scikit-learn's convention for precisions_cholesky_).
+    if shape_kind(model, N_COMPONENTS, N_FEATURES) in ("per-component matrix", "shared matrix"):
+        factors = precisions_chol.reshape(-1, N_FEATURES, N_FEATURES)
+        for factor in factors:
+            np.testing.assert_array_equal(np.tril(factor, -1), 0.0)
+            assert np.all(np.diag(factor) > 0)
+
+
+def test_precisions_cholesky_flags_singular_covariances(model):
+    _, _, _, _, covariances = _problem(model)
+    broken = np.array(covariances, copy=True)
+    kind = shape_kind(model, N_COMPONENTS, N_FEATURES)
+    if kind == "shared matrix":
+        broken[:] = 0.0
+        expected = np.array([True])
+    else:
+        broken[1] = 0.0
+        expected = np.array([False, True, False])
+    precisions_chol, singular = model.precisions_cholesky(broken)
+    np.testing.assert_array_equal(np.ravel(singular), expected)
+    assert np.all(np.isfinite(precisions_chol))
+
+
+def test_n_parameters_is_the_textbook_count(model):
+    for n_components, n_features in [(3, 4), (1, 2), (5, 1), (2, 7)]:
+        if n_components == n_features:
+            continue
+        assert model.n_parameters(n_components, n_features) == textbook_n_parameters(
+            model, n_components, n_features
+        )
+
+
+def test_log_det_cholesky_equals_brute_force(model):
+    _, _, _, _, covariances = _problem(model)
+    precisions_chol, _ = model.precisions_cholesky(covariances)
+    full = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
+    # log det(P) = 1/2 log det(Sigma^-1) = -1/2 log det(Sigma)
+    expected = -0.5 * np.linalg.slogdet(full)[1]
+    got = np.broadcast_to(model.log_det_cholesky(precisions_chol, N_FEATURES), expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reg_covar", [0.0, 1e-3])
+def test_m_step_from_statistics_equals_brute_force(model, weighted, reg_covar):
+    rng, X, weights, means, covariances = _problem(model)
+    sample_weight = rng.uniform(0.0, 3.0, size=X.shape[0]) if weighted else None
+    resp = rng.dirichlet(np.ones(N_COMPONENTS), size=X.shape[0])
+    centre = X.mean(axis=0) + 0.3  # any shift: the M-step must undo it
+
+    _, prepared, work, XcT = _kernel_log_prob(
+        model, X, centre, weights, means, covariances, np.float64
+    )
+    resp_weighted = resp.T if sample_weight is None else resp.T * sample_weight
+    resp_weighted = np.ascontiguousarray(resp_weighted)
+    nk, first, second = model.moments(XcT, resp_weighted, sample_weight, prepared, work)
+    means_shifted, new_covariances = model.m_step(
+        nk, first, second, prepared, means - centre, reg_covar
+    )
+
+    nk_expected, means_expected, covariances_expected = brute_force_m_step(
+        model, X, resp, sample_weight, reg_covar
+    )
+    np.testing.assert_allclose(nk, nk_expected, rtol=1e-12)
+    np.testing.assert_allclose(means_shifted + centre, means_expected, rtol=1e-10)
+    assert np.shape(new_covariances) == tuple(model.covariance_shape(N_COMPONENTS, N_FEATURES))
+    np.testing.assert_allclose(new_covariances, covariances_expected, rtol=1e-9, atol=1e-12)
+
+
+def test_from_pooled_and_replace_components(model):
+    _, X, _, _, covariances = _problem(model)
+    pooled = np.cov(X.T, bias=True)
+    resp = np.ones((X.shape[0], N_COMPONENTS)) / N_COMPONENTS
+    # from_pooled is the model's estimate when every component holds all the data.
+    _, _, expected = brute_force_m_step(model, X, resp, None, 0.0)
+    np.testing.assert_allclose(model.from_pooled(pooled, N_COMPONENTS), expected, rtol=1e-10)
+
+    source = model.from_pooled(pooled, N_COMPONENTS)
+    replaced = model.replace_components(covariances, source, np.array([1]))
+    if shape_kind(model, N_COMPONENTS, N_FEATURES) == "shared matrix":
+        np.testing.assert_array_equal(replaced, covariances)
+    else:
+        np.testing.assert_array_equal(replaced[1], source[1])
+        np.testing.assert_array_equal(replaced[[0, 2]], covariances[[0, 2]])
+
+
+def test_check_precisions(model):
+    _, _, _, _, covariances = _problem(model)
+    precisions = model.precisions_from_cholesky(model.precisions_cholesky(covariances)[0])
+    checked = model.check_precisions(precisions.tolist(), N_COMPONENTS, N_FEATURES)
+    np.testing.assert_array_equal(checked, precisions)
+    with pytest.raises(ValueError, match="shape"):
+        model.check_precisions(np.ones((7,)), N_COMPONENTS, N_FEATURES)
+    negated = -np.asarray(precisions)
+    with pytest.raises(ValueError, match="positive"):
+        model.check_precisions(negated, N_COMPONENTS, N_FEATURES)
+    with pytest.raises(ValueError, match="NaN"):
+        model.check_precisions(np.full_like(precisions, np.nan), N_COMPONENTS, N_FEATURES)
+
+
+def test_sample_has_the_component_moments(model):
+    """Draws of one component have its mean and covariance (simulated truth)."""
+    _, _, _, means, covariances = _problem(model)
+    counts = np.array([0, 6000, 3])
+    X = model.sample(np.random.RandomState(1), means, covariances, counts)
+    assert X.shape == (counts.sum(), N_FEATURES)
+    full = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
+    rows = X[:6000]
+    se = np.sqrt(np.diag(full[1]) / 6000)
+    assert np.all(np.abs(rows.mean(axis=0) - means[1]) < 5 * se)
+    np.testing.assert_allclose(np.cov(rows.T), full[1], atol=0.1 * np.abs(full[1]).max())
