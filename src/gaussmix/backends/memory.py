@@ -12,8 +12,10 @@ from functools import reduce
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-# Per-thread working set aimed at: about half of a core's L2 cache on current x86.
-_CACHE_BYTES = int(os.environ.get("GAUSSMIX_CHUNK_BYTES", 1 << 20))
+# Scratch bytes per chunk. Measured on 2-core AVX-512 machines (benchmarks/bench_em.py):
+# 4 MiB beat 1 MiB by 1.3-1.5x with two threads, because each chunk's Python-level
+# dispatch holds the GIL; larger chunks gained nothing more.
+_CACHE_BYTES = int(os.environ.get("GAUSSMIX_CHUNK_BYTES", 4 << 20))
 _MIN_CHUNK_ROWS = 256
 _MAX_CHUNK_ROWS = 8192
 

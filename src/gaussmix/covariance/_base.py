@@ -176,8 +176,7 @@ def scratch(work: dict, name: str, shape: tuple) -> np.ndarray:
     Buffers are flat so that the last, shorter chunk still gets contiguous
     arrays, which BLAS calls with ``out=`` require.
     """
-    size = int(np.prod(shape))
-    return work[name][:size].reshape(shape)
+    return work[name][: math.prod(shape)].reshape(shape)
 
 
 def flat_buffers(dtype, **sizes) -> dict:
