@@ -23,6 +23,7 @@ from .passes import (
     label_rows,
     m_step,
     score_rows,
+    workspace_bytes_per_row,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "label_rows",
     "run_em",
     "score_rows",
+    "workspace_bytes_per_row",
 ]
 
 

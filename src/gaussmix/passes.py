@@ -29,6 +29,12 @@ def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndar
     return prepared._replace(absent=tuple(np.flatnonzero(params.weights <= 0.0).tolist()))
 
 
+def workspace_bytes_per_row(model: CovarianceModel, n_components, n_features, dtype) -> int:
+    """Scratch bytes a chunk needs per row: the model's workspace plus the centred rows."""
+    work = model.workspace(1, n_components, n_features, dtype)
+    return sum(buffer.nbytes for buffer in work.values()) + np.dtype(dtype).itemsize * n_features
+
+
 def _make_work(model, n_components, n_features, dtype):
     return partial(model.workspace, n_components=n_components, n_features=n_features, dtype=dtype)
 

@@ -27,6 +27,7 @@ from ..em import (
     label_rows,
     run_em,
     score_rows,
+    workspace_bytes_per_row,
 )
 from ..init import initial_assignment
 from ._validation import check_finite, check_means, check_sample_weight, check_weights
@@ -262,11 +263,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        bytes_per_row = sum(
-            a.nbytes for a in model.workspace(1, self.n_components, n_features, X.dtype).values()
-        )
         backend = InMemoryBackend(
-            X, sample_weight, bytes_per_row=bytes_per_row + 3 * X.dtype.itemsize * n_features
+            X,
+            sample_weight,
+            bytes_per_row=workspace_bytes_per_row(model, self.n_components, n_features, X.dtype),
         )
         centre = backend.centre()
 
@@ -416,13 +416,19 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         check_finite(X)
         return X
 
+    def _inference_backend(self, X, model):
+        return InMemoryBackend(
+            X,
+            None,
+            bytes_per_row=workspace_bytes_per_row(model, *self.means_.shape, X.dtype),
+        )
+
     def _log_prob_resp(self, X, *, with_resp=True):
         params = self._fitted_params()
         model = get_covariance_model(self.covariance_type)
         # Shift rows by the mixture's mean so far-from-origin data keep their digits.
         centre = params.weights @ params.means
-        backend = InMemoryBackend(X, None)
-        with backend:
+        with self._inference_backend(X, model) as backend:
             result = score_rows(backend, model, params, centre, with_resp=with_resp)
         return result if with_resp else (result, None)
 
@@ -472,7 +478,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         X = self._checked_X(X)
         params = self._fitted_params()
         model = get_covariance_model(self.covariance_type)
-        with InMemoryBackend(X, None) as backend:
+        with self._inference_backend(X, model) as backend:
             return label_rows(backend, model, params, params.weights @ params.means)
 
     def predict_proba(self, X):
