@@ -10,7 +10,8 @@ import pytest
 
 from gaussmix.datasets import FAITHFUL_UNITS, load_faithful
 
-REFERENCE_CSV = Path("/work/shared/data/faithful.csv")
+# shared/ lies beside the repository root, in development and in CI alike.
+REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faithful.csv"
 
 
 def test_shape_names_and_dtype():

@@ -423,14 +423,14 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             bytes_per_row=workspace_bytes_per_row(model, *self.means_.shape, X.dtype),
         )
 
-    def _log_prob_resp(self, X, *, with_resp=True):
+    def _inference_pass(self, X, pass_fn, **kwargs):
+        """Run a whole-data pass of ``gaussmix.passes`` over ``X`` with the fitted parameters."""
         params = self._fitted_params()
         model = get_covariance_model(self.covariance_type)
         # Shift rows by the mixture's mean so far-from-origin data keep their digits.
         centre = params.weights @ params.means
         with self._inference_backend(X, model) as backend:
-            result = score_rows(backend, model, params, centre, with_resp=with_resp)
-        return result if with_resp else (result, None)
+            return pass_fn(backend, model, params, centre, **kwargs)
 
     def score_samples(self, X):
         """Log-density of each sample under the mixture.
@@ -443,8 +443,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        X = self._checked_X(X)
-        return self._log_prob_resp(X, with_resp=False)[0]
+        return self._inference_pass(self._checked_X(X), score_rows)
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of ``X`` under the model.
@@ -460,7 +459,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         log_likelihood : float
         """
         X = self._checked_X(X)
-        log_prob = self._log_prob_resp(X, with_resp=False)[0]
+        log_prob = self._inference_pass(X, score_rows)
         weights = check_sample_weight(sample_weight, X.shape[0], np.float64)
         return float(np.average(log_prob, weights=weights))
 
@@ -475,11 +474,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        X = self._checked_X(X)
-        params = self._fitted_params()
-        model = get_covariance_model(self.covariance_type)
-        with self._inference_backend(X, model) as backend:
-            return label_rows(backend, model, params, params.weights @ params.means)
+        return self._inference_pass(self._checked_X(X), label_rows)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -492,8 +487,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
-        X = self._checked_X(X)
-        return np.exp(self._log_prob_resp(X)[1])
+        _, log_resp = self._inference_pass(self._checked_X(X), score_rows, with_resp=True)
+        return np.exp(log_resp)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
