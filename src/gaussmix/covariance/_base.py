@@ -70,36 +70,69 @@ class CovarianceModel(Protocol):
     """What the engine needs from a covariance model.
 
     All methods are pure functions of their arguments; a model holds no state
-    beyond its ``name``.
+    beyond its ``name`` and ``shared_covariance`` flag. Kernels see chunks
+    transposed (``XcT``: ``(n_features, n_rows)``, rows minus the data centre)
+    and return ``(n_components, n_rows)`` arrays.
     """
 
     name: str
+    shared_covariance: bool
 
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple: ...
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple:
+        """Shape of ``covariances_`` (and of the precision arrays)."""
+        ...
 
-    def n_parameters(self, n_components: int, n_features: int) -> int: ...
+    def n_parameters(self, n_components: int, n_features: int) -> int:
+        """Number of free covariance parameters (means and weights not included)."""
+        ...
 
-    def precisions_cholesky(self, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def precisions_cholesky(self, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Upper Cholesky factors of the precisions, and a mask of singular blocks.
 
-    def precisions_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray: ...
+        A singular block gets a placeholder factor; the caller decides what to do.
+        """
+        ...
 
-    def precisions_from_cholesky(self, precisions_chol: np.ndarray) -> np.ndarray: ...
+    def precisions_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
+        """Factors ``P`` with ``P @ P.T == precisions`` from validated precisions."""
+        ...
 
-    def covariances_from_cholesky(self, precisions_chol: np.ndarray) -> np.ndarray: ...
+    def precisions_from_cholesky(self, precisions_chol: np.ndarray) -> np.ndarray:
+        """``P @ P.T`` (or ``P**2`` for diagonal models)."""
+        ...
 
-    def log_det_cholesky(self, precisions_chol: np.ndarray, n_features: int) -> np.ndarray: ...
+    def covariances_from_cholesky(self, precisions_chol: np.ndarray) -> np.ndarray:
+        """Covariances whose precision factors are ``precisions_chol``."""
+        ...
 
-    def check_precisions(
-        self, precisions: Any, n_components: int, n_features: int
-    ) -> np.ndarray: ...
+    def log_det_cholesky(self, precisions_chol: np.ndarray, n_features: int) -> np.ndarray:
+        """``log det P`` per component (half the log-determinant of the precision)."""
+        ...
+
+    def check_precisions(self, precisions: Any, n_components: int, n_features: int) -> np.ndarray:
+        """Validate ``precisions_init``: shape, finiteness, positive definiteness."""
+        ...
 
     def prepare(
-        self, means_shifted: np.ndarray, precisions_chol: np.ndarray, dtype
-    ) -> Prepared: ...
+        self,
+        means_shifted: np.ndarray,
+        precisions_chol: np.ndarray,
+        log_weights: np.ndarray,
+        dtype,
+    ) -> Prepared:
+        """Per-iteration kernel arrays, in ``dtype``, for means given relative to the centre."""
+        ...
 
-    def workspace(self, n_rows: int, n_components: int, n_features: int, dtype) -> dict: ...
+    def workspace(self, n_rows: int, n_components: int, n_features: int, dtype) -> dict:
+        """Flat scratch buffers for chunks of up to ``n_rows`` rows."""
+        ...
 
-    def weighted_log_prob(self, XcT: np.ndarray, prepared: Prepared, work: dict) -> np.ndarray: ...
+    def weighted_log_prob(self, XcT: np.ndarray, prepared: Prepared, work: dict) -> np.ndarray:
+        """``log pi_k + log N(x | mu_k, Sigma_k)``, shape ``(n_components, n_rows)``.
+
+        May leave per-chunk intermediates in ``work`` for ``moments``.
+        """
+        ...
 
     def moments(
         self,
@@ -108,7 +141,13 @@ class CovarianceModel(Protocol):
         sample_weight: np.ndarray | None,
         prepared: Prepared,
         work: dict,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(nk, first, second)`` sums of the chunk, after ``weighted_log_prob`` on it.
+
+        ``resp_weighted`` are the responsibilities times the sample weights,
+        shape ``(n_components, n_rows)``.
+        """
+        ...
 
     def m_step(
         self,
@@ -118,13 +157,19 @@ class CovarianceModel(Protocol):
         prepared: Prepared,
         means_shifted: np.ndarray,
         reg_covar: float,
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """New means (relative to the centre) and covariances from merged statistics."""
+        ...
 
-    def from_pooled(self, pooled_covariance: np.ndarray, n_components: int) -> np.ndarray: ...
+    def from_pooled(self, pooled_covariance: np.ndarray, n_components: int) -> np.ndarray:
+        """Covariances of this model's shape, each taken from one full covariance."""
+        ...
 
     def replace_components(
         self, covariances: np.ndarray, source: np.ndarray, components: np.ndarray
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """A copy of ``covariances`` with ``components`` taken from ``source``."""
+        ...
 
     def sample(
         self,
@@ -132,7 +177,9 @@ class CovarianceModel(Protocol):
         means: np.ndarray,
         covariances: np.ndarray,
         counts: np.ndarray,
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """``counts[k]`` draws from each component, stacked in component order."""
+        ...
 
 
 def check_shape(array: np.ndarray, shape: tuple, name: str) -> None:
