@@ -45,10 +45,11 @@ class CollapseHandler:
     Each time, the component's mean moves to the sample with the lowest
     log-density under the healthy components, its covariance becomes the pooled
     data covariance, and its weight that of one average sample; a
-    :class:`CollapseWarning` names it. Once ``2 * n_components`` re-seeds are
-    spent, an empty component keeps its last valid mean and covariance with a
-    vanishing weight (the data support fewer components), and a singular one
-    raises :class:`CollapseError` naming the component, the cause and the remedy.
+    :class:`CollapseWarning` names it. Once ``2 * n_components`` component
+    re-seeds are spent (or a collapse involves more components than remain), an
+    empty component keeps its last valid mean and covariance with a vanishing
+    weight (the data support fewer components), and a singular one raises
+    :class:`CollapseError` naming the component, the cause and the remedy.
     """
 
     def __init__(self, backend, model, centre, reg_covar, n_components):

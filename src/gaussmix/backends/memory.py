@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from functools import reduce
 
 import numpy as np
@@ -18,6 +19,32 @@ from threadpoolctl import threadpool_limits
 _CACHE_BYTES = int(os.environ.get("GAUSSMIX_CHUNK_BYTES", 4 << 20))
 _MIN_CHUNK_ROWS = 256
 _MAX_CHUNK_ROWS = 8192
+
+
+_blas_lock = threading.Lock()
+_blas_state = {"users": 0, "limiter": None}
+
+
+@contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while any backend is open, in any thread.
+
+    BLAS thread limits are process-wide: overlapping fits (a threaded grid
+    search) share one limit, set by the first to enter and restored by the last
+    to leave, so none restores a limit while another still relies on it.
+    """
+    with _blas_lock:
+        if _blas_state["users"] == 0:
+            _blas_state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
 
 
 def default_n_threads() -> int:
@@ -75,7 +102,7 @@ class InMemoryBackend:
     def __enter__(self):
         self._stack = ExitStack()
         # Chunks are thin: BLAS's own threads only add synchronisation to each call.
-        self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        self._stack.enter_context(single_threaded_blas())
         if self.n_threads > 1:
             self._executor = self._stack.enter_context(
                 ThreadPoolExecutor(max_workers=self.n_threads)

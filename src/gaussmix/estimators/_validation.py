@@ -19,8 +19,23 @@ def check_finite(X: np.ndarray, what: str = "X") -> None:
         )
 
 
-def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+def check_sample_weight(
+    sample_weight, n_samples: int, dtype, *, normalize: bool = False
+) -> np.ndarray | None:
     """Validate ``sample_weight``: one finite, non-negative number per row, not all zero.
+
+    The checks run in float64, before any conversion to ``dtype``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), scalar or None
+    n_samples : int
+    dtype : numpy dtype
+        The dtype of the returned weights.
+    normalize : bool, default=False
+        Rescale the weights to mean one. A fit depends only on relative weights;
+        rescaling keeps tiny or huge weights away from the floors and the range
+        limits of ``dtype``.
 
     Returns
     -------
@@ -38,7 +53,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
             f"sample_weight has shape {weights.shape}, expected ({n_samples},): "
             "one weight per row of X."
         )
-    weights = weights.astype(dtype)
+    weights = weights.astype(np.float64)
     if not np.isfinite(weights).all():
         raise ValueError("sample_weight contains NaN or infinity: weights must be finite.")
     if (weights < 0).any():
@@ -49,7 +64,9 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
         raise ValueError(
             "sample_weight is zero for every sample: at least one sample needs a positive weight."
         )
-    return weights
+    if normalize:
+        weights = weights / weights.mean()
+    return weights.astype(dtype)
 
 
 def check_weights(weights, n_components: int) -> np.ndarray:

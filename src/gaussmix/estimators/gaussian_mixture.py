@@ -37,19 +37,28 @@ logger = logging.getLogger("gaussmix")
 
 @contextmanager
 def _verbose_logging(verbose):
-    """Show INFO records on stdout during a verbose fit when nothing else is configured."""
-    if not verbose or logger.hasHandlers():
+    """Let a verbose fit's INFO records through.
+
+    The ``"gaussmix"`` logger is lowered to INFO for the fit (unless the user set it
+    lower). Records go to the handlers the application configured; when there
+    are none, to stdout, as scikit-learn's ``verbose`` prints.
+    """
+    if not verbose:
         yield
         return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     previous_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    if previous_level == logging.NOTSET or previous_level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    handler = None
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        if handler is not None:
+            logger.removeHandler(handler)
         logger.setLevel(previous_level)
 
 
@@ -120,7 +129,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         ``lower_bound_`` after each iteration of the best start.
     labels_ : ndarray of shape (n_samples,)
         Most probable component of each training sample under the fitted model
-        (what ``fit_predict`` returns; gaussmix is also a clusterer).
+        (what ``fit_predict`` returns; gaussmix also has scikit-learn's clustering
+        mixin, while its estimator type stays "DensityEstimator" as scikit-learn's).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Present when ``X`` had string column names.
@@ -131,8 +141,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     average sample's weight) or its covariance is not positive definite.
     scikit-learn stops with "ill-defined empirical covariance"; gaussmix moves
     the component onto the worst-explained sample with the pooled data
-    covariance and warns with :class:`gaussmix.CollapseWarning`, up to
-    ``2 * n_components`` times per start. After that an empty component keeps
+    covariance and warns with :class:`gaussmix.CollapseWarning`, for up to
+    ``2 * n_components`` component re-seeds per start. After that an empty component keeps
     its last parameters with a vanishing weight, and a singular one raises
     :class:`gaussmix.CollapseError` naming the component, the cause and the remedy.
 
@@ -251,7 +261,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}: pass more samples or "
                 "fewer components."
             )
-        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype, normalize=True)
         if sample_weight is not None and np.count_nonzero(sample_weight) < self.n_components:
             raise ValueError(
                 f"Only {np.count_nonzero(sample_weight)} samples have a positive weight, "
@@ -288,7 +298,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                     params = self._fitted_params()
                     lower_bound = self.lower_bound_
                 if self.max_iter == 0:
-                    result = EMResult(params=params, lower_bound=lower_bound)
+                    # As scikit-learn: no E-step, so no bound; the last start is kept.
+                    result = EMResult(params=params, lower_bound=-np.inf)
                 else:
                     result = run_em(
                         backend,
@@ -302,14 +313,17 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         on_iteration=self._progress_reporter(),
                         collapse=collapse,
                     )
-                    if self.verbose:
+                    status = "converged" if result.converged else "did not converge"
+                    if self.verbose == 1:
+                        logger.info("Initialization %s.", status)
+                    elif self.verbose >= 2:
                         logger.info(
                             "Initialization %s. time lapse %.5fs\t lower bound %.5f.",
-                            "converged" if result.converged else "did not converge",
+                            status,
                             time.perf_counter() - started,
                             result.lower_bound,
                         )
-                if best is None or result.lower_bound > best.lower_bound:
+                if best is None or result.lower_bound > best.lower_bound or self.max_iter == 0:
                     best = result
             # Labels from the final parameters, as scikit-learn's fit_predict gives.
             labels = label_rows(backend, model, best.params, centre)
@@ -319,7 +333,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self._store(best, model, X.dtype)
         self.labels_ = labels
