@@ -145,3 +145,21 @@ def test_blas_runs_single_threaded_inside_the_backend():
 def test_threads_never_exceed_chunks():
     X = np.zeros((10, 2))
     assert InMemoryBackend(X, None, n_threads=8).n_threads == 1
+
+
+def _blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_overlapping_backends_share_one_blas_limit():
+    """The first backend in limits BLAS to one thread; only the last one out restores it."""
+    X = np.zeros((10, 2))
+    original = _blas_threads()
+    first, second = InMemoryBackend(X), InMemoryBackend(X)
+    first.__enter__()
+    second.__enter__()
+    assert set(_blas_threads()) == {1}
+    first.__exit__(None, None, None)
+    assert set(_blas_threads()) == {1}, "a backend still open lost its BLAS limit"
+    second.__exit__(None, None, None)
+    assert _blas_threads() == original

@@ -844,3 +844,79 @@ def test_lower_bound_never_decreases_and_parameters_stay_finite(
         if i in reseeded:
             continue
         assert bounds[i] >= bounds[i - 1] - 1e-9 * abs(bounds[i - 1]), (i, bounds)
+
+
+# ------------------------------------------------------------ review regressions
+def _tight_far_clusters(separation, spread=0.01, n_per_cluster=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.vstack(
+        [
+            rng.normal(0.0, spread, (n_per_cluster, 2)),
+            rng.normal(separation, spread, (n_per_cluster, 2)),
+        ]
+    )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("separation", [100.0, 1000.0])
+def test_float32_tight_clusters_far_from_the_centre(covariance_type, separation):
+    """Components 1e4-1e5 of their standard deviations from the data mean.
+
+    float32 cannot hold ``x' L x - 2 x' L mu + mu' L mu`` to any digit there, so the
+    kernels must switch to float64; the float32 fit must then equal the float64 fit
+    of the same (float32-rounded) data from the same start.
+    """
+    X32 = _tight_far_clusters(separation).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    start = sklearn_start(X64, 2, covariance_type)
+    params = dict(n_components=2, covariance_type=covariance_type, tol=0.0, max_iter=5, **start)
+    reference = GaussianMixture(**params).fit(X64)
+    fitted = GaussianMixture(**params).fit(X32)
+    assert fitted.covariances_.dtype == np.float32
+    np.testing.assert_allclose(fitted.lower_bound_, reference.lower_bound_, rtol=1e-5)
+    np.testing.assert_allclose(fitted.covariances_, reference.covariances_, rtol=1e-3)
+    np.testing.assert_allclose(fitted.means_, reference.means_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-8, 1e12])
+def test_fit_does_not_depend_on_the_scale_of_sample_weight(scale):
+    X, n_components = dataset("separated")
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, X.shape[0])
+    params = dict(n_components=n_components, random_state=0, tol=0.0, max_iter=10)
+    reference = GaussianMixture(**params).fit(X, sample_weight=weights)
+    scaled = GaussianMixture(**params).fit(X, sample_weight=weights * scale)
+    assert_models_close(scaled, reference, rtol=1e-8)
+    np.testing.assert_allclose(scaled.lower_bound_, reference.lower_bound_, rtol=1e-10)
+
+
+def test_max_iter_zero_with_several_starts_keeps_sklearns_start():
+    X, _ = make_blobs(300, 2, centers=4, random_state=0)
+    params = dict(n_components=4, max_iter=0, n_init=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkGaussianMixture(**params).fit(X)
+    gm = GaussianMixture(**params).fit(X)
+    np.testing.assert_allclose(gm.means_, sk.means_, rtol=1e-10)
+    assert gm.lower_bound_ == sk.lower_bound_ == -np.inf
+
+
+def test_verbose_reaches_handlers_the_application_configured():
+    """With logging configured at WARNING (``logging.basicConfig()``), verbose still reports."""
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler, previous = Collect(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    try:
+        X, n_components = dataset("separated")
+        GaussianMixture(n_components, verbose=2, verbose_interval=1, random_state=0).fit(X)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    assert any(message.startswith("  Iteration 1") for message in records)
+    assert logging.getLogger("gaussmix").level == logging.NOTSET

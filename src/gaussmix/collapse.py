@@ -27,7 +27,7 @@ def pooled_covariance(backend, centre, reg_covar):
         weighted = XcT if sample_weight is None else XcT * sample_weight
         return (weighted @ XcT.T).astype(np.float64)
 
-    scatter = backend.reduce(chunk_fn, lambda n_rows: None, centre, operator.add)
+    scatter = backend.reduce(chunk_fn, lambda n_rows: None, centre, operator.add, dtype=np.float64)
     covariance = scatter / backend.total_weight
     covariance[np.diag_indices_from(covariance)] += reg_covar
     return covariance

@@ -77,7 +77,6 @@ def run_em(
     n_components = params.weights.size
     if collapse is None:
         collapse = CollapseHandler(backend, model, centre, reg_covar, n_components)
-    eps = np.finfo(backend.dtype).eps
     lower_bounds = []
     converged = False
     n_iter = 0
@@ -85,7 +84,7 @@ def run_em(
         previous = lower_bound
         stats, prepared = e_step_statistics(backend, model, params, centre)
         lower_bound = stats.log_likelihood / stats.total_weight
-        new_params, singular = m_step(model, stats, prepared, params.means, centre, reg_covar, eps)
+        new_params, singular = m_step(model, stats, prepared, params.means, centre, reg_covar)
         new_params, reseeded = collapse.resolve(
             new_params, params, empty_components(stats, backend), singular, n_iter
         )

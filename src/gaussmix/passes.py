@@ -19,6 +19,12 @@ from .stats import merge_statistics
 # A component holding less than this fraction of an average sample's weight is empty.
 EMPTY_FRACTION = 1e-3
 
+# Added to every component's count before dividing by it, as scikit-learn does
+# (10 * eps). Always float64's eps: the M-step runs in float64, and float32's eps
+# here would shift E[x x'] against mu mu' by a relative 1e-9 per count, which for
+# tight clusters far from the data centre is larger than their covariance.
+COUNT_FLOOR = 10.0 * np.finfo(np.float64).eps
+
 
 def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
     """The parameters in the form the chunk kernels use."""
@@ -27,6 +33,34 @@ def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndar
     log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
     prepared = model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
     return prepared._replace(absent=tuple(np.flatnonzero(params.weights <= 0.0).tolist()))
+
+
+# The expanded-feature kernels (and the tied one) lose about eps * d^2 in a
+# log-density and relatively in a covariance, d the Mahalanobis distance from the
+# data centre to a component's mean. Past this loss float32 is not enough.
+MAX_PRECISION_LOSS = 1e-3
+
+
+def kernel_dtype(model: CovarianceModel, params: MixtureParams, centre, dtype) -> np.dtype:
+    """The dtype to run the chunk kernels in for ``params``: the data's, unless too coarse.
+
+    float32 data whose components lie many of their standard deviations away
+    from the data centre (tight clusters far apart) are computed in float64,
+    chunk by chunk, without copying ``X``; fitted attributes stay float32.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        return dtype
+    n_components, n_features = params.means.shape
+    prepared = model.prepare(
+        params.means - centre, params.precisions_cholesky, np.zeros(n_components), np.float64
+    )
+    work = model.workspace(1, n_components, n_features, np.float64)
+    at_centre = model.weighted_log_prob(np.zeros((n_features, 1)), prepared, work)[:, 0]
+    distance_sq = 2.0 * (prepared.log_norm - at_centre)
+    if np.finfo(dtype).eps * max(float(distance_sq.max()), 1.0) > MAX_PRECISION_LOSS:
+        return np.dtype(np.float64)
+    return dtype
 
 
 def workspace_bytes_per_row(model: CovarianceModel, n_components, n_features, dtype) -> int:
@@ -39,27 +73,29 @@ def _make_work(model, n_components, n_features, dtype):
     return partial(model.workspace, n_components=n_components, n_features=n_features, dtype=dtype)
 
 
+def _kernel_setup(backend, model, params: MixtureParams, centre, dtype=None):
+    """The kernels' dtype, prepared arrays and scratch factory for a pass under ``params``."""
+    n_components, n_features = params.means.shape
+    if dtype is None:
+        dtype = kernel_dtype(model, params, centre, backend.dtype)
+    prepared = kernel_inputs(model, params, centre, dtype)
+    return dtype, prepared, _make_work(model, n_components, n_features, dtype)
+
+
 def e_step_statistics(backend, model, params: MixtureParams, centre):
     """One pass: the E-step under ``params`` and the statistics it implies."""
-    n_components, n_features = params.means.shape
-    prepared = kernel_inputs(model, params, centre, backend.dtype)
+    dtype, prepared, make_work = _kernel_setup(backend, model, params, centre)
 
     def chunk_fn(XcT, sample_weight, rows, work):
         return chunk_statistics(model, XcT, sample_weight, prepared, work)
 
-    stats = backend.reduce(
-        chunk_fn,
-        _make_work(model, n_components, n_features, backend.dtype),
-        centre,
-        merge_statistics,
-    )
+    stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
     return stats, prepared
 
 
 def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False):
-    """Per-row log-density (and log-responsibilities) under ``params``."""
-    n_components, n_features = params.means.shape
-    prepared = kernel_inputs(model, params, centre, backend.dtype)
+    """Per-row log-density (and log-responsibilities) under ``params``, in the data's dtype."""
+    dtype, prepared, make_work = _kernel_setup(backend, model, params, centre)
 
     def chunk_fn(XcT, sample_weight, rows, work):
         log_prob_norm, log_resp = log_prob_resp(model, XcT, prepared, work)
@@ -67,9 +103,7 @@ def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False
             return np.concatenate([log_prob_norm[:, None], log_resp], axis=1)
         return log_prob_norm
 
-    result = backend.map(
-        chunk_fn, _make_work(model, n_components, n_features, backend.dtype), centre
-    )
+    result = backend.map(chunk_fn, make_work, centre, dtype=dtype).astype(backend.dtype, copy=False)
     if with_resp:
         return result[:, 0], result[:, 1:]
     return result
@@ -77,18 +111,17 @@ def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False
 
 def label_rows(backend, model, params: MixtureParams, centre):
     """Most probable component of each row under ``params`` (no N x K array kept)."""
-    n_components, n_features = params.means.shape
-    prepared = kernel_inputs(model, params, centre, backend.dtype)
+    dtype, prepared, make_work = _kernel_setup(backend, model, params, centre)
 
     def chunk_fn(XcT, sample_weight, rows, work):
         weighted = model.weighted_log_prob(XcT, prepared, work)
         weighted[list(prepared.absent)] = -np.inf
         return weighted.argmax(axis=0)
 
-    return backend.map(chunk_fn, _make_work(model, n_components, n_features, backend.dtype), centre)
+    return backend.map(chunk_fn, make_work, centre, dtype=dtype)
 
 
-def m_step(model, stats, prepared, params_old_means, centre, reg_covar, eps):
+def m_step(model, stats, prepared, params_old_means, centre, reg_covar):
     """New parameters from merged statistics.
 
     Returns
@@ -97,7 +130,7 @@ def m_step(model, stats, prepared, params_old_means, centre, reg_covar, eps):
     singular : ndarray of bool
         Covariance blocks whose Cholesky factorisation failed.
     """
-    nk = stats.nk + 10.0 * eps
+    nk = stats.nk + COUNT_FLOOR
     means_shifted, covariances = model.m_step(
         nk, stats.first, stats.second, prepared, params_old_means - centre, reg_covar
     )
@@ -121,26 +154,20 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar):
         covariances=identity,
         precisions_cholesky=model.precisions_cholesky(identity)[0],
     )
-    prepared = kernel_inputs(model, reference, centre, backend.dtype)
+    # The start is one pass, run in float64 whatever the data: until the components'
+    # spreads are known, kernel_dtype cannot tell whether float32 would be enough.
+    dtype, prepared, make_work = _kernel_setup(backend, model, reference, centre, np.float64)
 
     def chunk_fn(XcT, sample_weight, rows, work):
-        resp = assignment.chunk(rows, n_components, backend.dtype)
+        resp = assignment.chunk(rows, n_components, dtype)
         return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
-    stats = backend.reduce(
-        chunk_fn,
-        _make_work(model, n_components, n_features, backend.dtype),
-        centre,
-        merge_statistics,
-    )
-    params, singular = m_step(
-        model, stats, prepared, reference.means, centre, reg_covar, np.finfo(backend.dtype).eps
-    )
+    stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
+    params, singular = m_step(model, stats, prepared, reference.means, centre, reg_covar)
     # As scikit-learn, the first weights are n_k / n_samples: they sum to one only
     # when every row is assigned (not for k-means++ or random_from_data seeds), which
     # shifts the first lower bound but nothing after the first M-step.
-    eps = np.finfo(backend.dtype).eps
-    params = replace(params, weights=(stats.nk + 10.0 * eps) / stats.total_weight)
+    params = replace(params, weights=(stats.nk + COUNT_FLOOR) / stats.total_weight)
     return params, empty_components(stats, backend), singular
 
 

@@ -147,6 +147,7 @@ class InMemoryBackend:
         make_work: Callable[[int], dict],
         centre: np.ndarray,
         merge: Callable,
+        dtype=None,
     ):
         """Fold ``chunk_fn`` over all chunks.
 
@@ -161,13 +162,17 @@ class InMemoryBackend:
         centre : ndarray of shape (n_features,)
         merge : callable
             Combines two results (associative).
+        dtype : numpy dtype, optional
+            The dtype of ``XcT`` (the data's by default; float64 to compute float32
+            data at higher precision without copying it).
         """
-        shift = centre.astype(self.dtype)
+        dtype = np.dtype(self.dtype if dtype is None else dtype)
+        shift = centre.astype(dtype)
 
         def task(block):
             start, stop = block
             work = make_work(self.chunk_rows)
-            centred = np.empty(self.n_features * self.chunk_rows, dtype=self.dtype)
+            centred = np.empty(self.n_features * self.chunk_rows, dtype=dtype)
             result = None
             for begin in range(start, stop, self.chunk_rows):
                 end = min(begin + self.chunk_rows, stop)
@@ -181,13 +186,18 @@ class InMemoryBackend:
 
         return reduce(merge, self._run(task, self._blocks()))
 
-    def map(self, chunk_fn: Callable, make_work: Callable[[int], dict], centre: np.ndarray):
-        """Apply ``chunk_fn`` to all chunks and concatenate the results along rows."""
+    def map(
+        self, chunk_fn: Callable, make_work: Callable[[int], dict], centre: np.ndarray, dtype=None
+    ):
+        """Apply ``chunk_fn`` to all chunks and concatenate the results along rows.
+
+        Arguments as for :meth:`reduce`.
+        """
         pieces: dict[int, np.ndarray] = {}
 
         def collect(XcT, weights, rows, work):
             pieces[rows.start] = chunk_fn(XcT, weights, rows, work)
             return None
 
-        self.reduce(collect, make_work, centre, lambda a, b: None)
+        self.reduce(collect, make_work, centre, lambda a, b: None, dtype=dtype)
         return np.concatenate([pieces[start] for start in sorted(pieces)], axis=0)
