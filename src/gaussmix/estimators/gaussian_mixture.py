@@ -69,8 +69,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     :class:`sklearn.mixture.GaussianMixture`, giving the same numbers from the
     same start, computed in one fused, chunked pass per iteration. Beyond
     scikit-learn: ``sample_weight`` in ``fit``, ``fit_predict`` and ``score``;
-    float32 input is fitted in float32; collapsed components are re-seeded
-    instead of ending the fit (see Notes).
+    float32 input is fitted in float32 (with float64 kernels where float32
+    cannot resolve components far from the data's mean); collapsed components
+    are re-seeded instead of ending the fit (see Notes).
 
     Parameters
     ----------
