@@ -166,3 +166,20 @@ def test_unseedable_components_are_named_readably():
     every = np.ones(2, dtype=bool)
     with backend, pytest.raises(CollapseError, match=r"\[0, 1\] cannot be re-seeded"):
         handler.resolve(params, None, ~every, every, 0)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_frozen_component_spends_no_budget_and_blocks_no_reseed(covariance_type):
+    """A component frozen as empty stays frozen, silently; a new singular one is re-seeded."""
+    model, X, params, backend = _setup(covariance_type)
+    handler = CollapseHandler(backend, model, backend.centre(), 1e-6, N_COMPONENTS)
+    handler.frozen.add(2)
+    handler.budget = 1
+    empty = np.array([False, False, True])
+    singular = np.array([True, False, False])
+    with backend, pytest.warns(CollapseWarning, match=r"Component\(s\) 0 \(singular"):
+        repaired, reseeded = handler.resolve(params, params, empty, singular, 7)
+    assert reseeded and handler.budget == 0
+    # The frozen component kept its previous mean; the singular one moved onto a row.
+    np.testing.assert_array_equal(repaired.means[2], params.means[2])
+    assert any(np.array_equal(repaired.means[0], row) for row in X)

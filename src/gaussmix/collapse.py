@@ -72,7 +72,12 @@ class CollapseHandler:
             )
         if self.model.shared_covariance:
             singular = np.zeros_like(empty)
-        collapsed = np.flatnonzero(empty | singular)
+        # Components frozen earlier stay empty by design: keep them frozen, silently,
+        # and spend neither budget nor an error on them.
+        still_frozen = np.array([k in self.frozen for k in range(empty.size)]) & empty & ~singular
+        if still_frozen.any():
+            params = self._freeze(params, params_old, np.flatnonzero(still_frozen))
+        collapsed = np.flatnonzero((empty | singular) & ~still_frozen)
         if collapsed.size == 0:
             return params, False
         causes = {int(k): "singular covariance" if singular[k] else "empty" for k in collapsed}
