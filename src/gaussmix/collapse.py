@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import os
+import sys
 import warnings
 from dataclasses import replace
 
@@ -31,6 +33,19 @@ def pooled_covariance(backend, centre, reg_covar):
     covariance = scatter / backend.total_weight
     covariance[np.diag_indices_from(covariance)] += reg_covar
     return covariance
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def warn_from_user_code(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first frame outside gaussmix (the user's call)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        _PACKAGE_DIR + os.sep
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _describe(components, causes):
@@ -84,12 +99,11 @@ class CollapseHandler:
         if collapsed.size <= self.budget:
             self.budget -= collapsed.size
             repaired = self._reseed(params, collapsed)
-            warnings.warn(
+            warn_from_user_code(
                 f"Component(s) {_describe(collapsed, causes)} collapsed at iteration "
                 f"{n_iter}; re-seeded on the worst-explained samples. If this repeats, "
                 "reduce n_components, increase reg_covar or standardise X.",
                 CollapseWarning,
-                stacklevel=4,
             )
             return repaired, True
         if singular.any() or params_old is None:
@@ -105,12 +119,11 @@ class CollapseHandler:
     def _freeze(self, params, params_old, collapsed):
         new = [int(k) for k in collapsed if int(k) not in self.frozen]
         if new:
-            warnings.warn(
+            warn_from_user_code(
                 f"Component(s) {new} stay empty: the data support fewer than "
                 f"{params.weights.size} components. They keep their last mean and "
                 "covariance with a vanishing weight; consider a smaller n_components.",
                 CollapseWarning,
-                stacklevel=4,
             )
             self.frozen.update(new)
         means = params.means.copy()
