@@ -184,42 +184,17 @@ def main():
     gemm = gemm_throughput()
     print(f"measured float64 GEMM throughput: {gemm:.1f} GFLOP/s\n")
 
+    def case(cov, n, d, k, iters):
+        return dict(name=f"{cov}, N={n:,}, D={d}, K={k}", n=n, d=d, k=k, cov=cov, iters=iters)
+
     cases = [
-        dict(name=f"full, N={million:,}, D=16, K=16", n=million, d=16, k=16, cov="full", iters=5),
-        dict(
-            name=f"full, N={200_000 // scale:,}, D=64, K=32",
-            n=200_000 // scale,
-            d=64,
-            k=32,
-            cov="full",
-            iters=3,
-        ),
-        dict(name=f"diag, N={million:,}, D=16, K=16", n=million, d=16, k=16, cov="diag", iters=10),
-        dict(
-            name=f"spherical, N={million:,}, D=16, K=16",
-            n=million,
-            d=16,
-            k=16,
-            cov="spherical",
-            iters=10,
-        ),
-        dict(name=f"tied, N={million:,}, D=16, K=16", n=million, d=16, k=16, cov="tied", iters=5),
-        dict(
-            name=f"full, N={100_000 // scale:,}, D=8, K=8",
-            n=100_000 // scale,
-            d=8,
-            k=8,
-            cov="full",
-            iters=20,
-        ),
-        dict(
-            name=f"diag, N={100_000 // scale:,}, D=8, K=8",
-            n=100_000 // scale,
-            d=8,
-            k=8,
-            cov="diag",
-            iters=20,
-        ),
+        case("full", million, 16, 16, 5),
+        case("full", 200_000 // scale, 64, 32, 3),
+        case("diag", million, 16, 16, 10),
+        case("spherical", million, 16, 16, 10),
+        case("tied", million, 16, 16, 5),
+        case("full", 100_000 // scale, 8, 8, 20),
+        case("diag", 100_000 // scale, 8, 8, 20),
     ]
     print("per EM iteration, same start, tol=0, medians of alternating runs:")
     columns = ["gaussmix s/it", "sklearn s/it", "ratio", "GEMM share"]

@@ -63,7 +63,7 @@ def test_statistics_do_not_depend_on_chunks_or_threads(covariance_type, weighted
                 X, sample_weight, bytes_per_row=bytes_per_row, n_threads=n_threads
             )
             with backend:
-                stats, _ = e_step_statistics(backend, model, params, backend.centre())
+                stats = e_step_statistics(backend, model, params, backend.centre())
             results[bytes_per_row, n_threads] = stats
     reference = results[LARGE_CHUNKS, 1]
     for key, stats in results.items():

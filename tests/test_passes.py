@@ -95,9 +95,9 @@ def test_e_step_and_m_step_equal_brute_force(covariance_type):
     backend = InMemoryBackend(X, None)
     with backend:
         centre = backend.centre()
-        stats, prepared = e_step_statistics(backend, model, params, centre)
+        stats = e_step_statistics(backend, model, params, centre)
         eps = np.finfo(np.float64).eps
-        new, singular = m_step(model, stats, prepared, params.means, centre, 1e-6)
+        new, singular = m_step(model, stats, centre, 1e-6)
     full = to_full(model, covariances, N_COMPONENTS, N_FEATURES)
     weighted = mixture_log_prob(X, params.weights, params.means, full)
     resp = np.exp(weighted - logsumexp(weighted, axis=1, keepdims=True))

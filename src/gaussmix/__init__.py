@@ -1,6 +1,6 @@
 """gaussmix: fast, scikit-learn-compatible Gaussian mixture models."""
 
-from .em import CollapseError, CollapseWarning
+from .collapse import CollapseError, CollapseWarning
 from .estimators import GaussianMixture
 
 __version__ = "0.1.0"

@@ -13,31 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .collapse import CollapseError, CollapseHandler, CollapseWarning
+from .collapse import CollapseHandler
 from .covariance import CovarianceModel
 from .params import EMResult, MixtureParams
-from .passes import (
-    e_step_statistics,
-    empty_components,
-    initial_params,
-    label_rows,
-    m_step,
-    score_rows,
-    workspace_bytes_per_row,
-)
-
-__all__ = [
-    "CollapseError",
-    "CollapseHandler",
-    "CollapseWarning",
-    "EMResult",
-    "MixtureParams",
-    "initial_params",
-    "label_rows",
-    "run_em",
-    "score_rows",
-    "workspace_bytes_per_row",
-]
+from .passes import e_step_statistics, empty_components, m_step
 
 
 def run_em(
@@ -82,9 +61,9 @@ def run_em(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
-        stats, prepared = e_step_statistics(backend, model, params, centre)
+        stats = e_step_statistics(backend, model, params, centre)
         lower_bound = stats.log_likelihood / stats.total_weight
-        new_params, singular = m_step(model, stats, prepared, params.means, centre, reg_covar)
+        new_params, singular = m_step(model, stats, centre, reg_covar)
         new_params, reseeded = collapse.resolve(
             new_params, params, empty_components(stats, backend), singular, n_iter
         )

@@ -89,8 +89,7 @@ def e_step_statistics(backend, model, params: MixtureParams, centre):
     def chunk_fn(XcT, sample_weight, rows, work):
         return chunk_statistics(model, XcT, sample_weight, prepared, work)
 
-    stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
-    return stats, prepared
+    return backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
 
 
 def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False):
@@ -121,7 +120,7 @@ def label_rows(backend, model, params: MixtureParams, centre):
     return backend.map(chunk_fn, make_work, centre, dtype=dtype)
 
 
-def m_step(model, stats, prepared, params_old_means, centre, reg_covar):
+def m_step(model, stats, centre, reg_covar):
     """New parameters from merged statistics.
 
     Returns
@@ -131,9 +130,7 @@ def m_step(model, stats, prepared, params_old_means, centre, reg_covar):
         Covariance blocks whose Cholesky factorisation failed.
     """
     nk = stats.nk + COUNT_FLOOR
-    means_shifted, covariances = model.m_step(
-        nk, stats.first, stats.second, prepared, params_old_means - centre, reg_covar
-    )
+    means_shifted, covariances = model.m_step(nk, stats.first, stats.second, reg_covar)
     precisions_chol, singular = model.precisions_cholesky(covariances)
     params = MixtureParams(
         weights=nk / nk.sum(),
@@ -163,7 +160,7 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar):
         return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
     stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
-    params, singular = m_step(model, stats, prepared, reference.means, centre, reg_covar)
+    params, singular = m_step(model, stats, centre, reg_covar)
     # As scikit-learn, the first weights are n_k / n_samples: they sum to one only
     # when every row is assigned (not for k-means++ or random_from_data seeds), which
     # shifts the first lower bound but nothing after the first M-step.

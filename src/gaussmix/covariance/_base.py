@@ -154,8 +154,6 @@ class CovarianceModel(Protocol):
         nk: np.ndarray,
         first: np.ndarray,
         second: np.ndarray,
-        prepared: Prepared,
-        means_shifted: np.ndarray,
         reg_covar: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """New means (relative to the centre) and covariances from merged statistics."""

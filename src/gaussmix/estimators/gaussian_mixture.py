@@ -18,18 +18,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..backends import InMemoryBackend
+from ..collapse import CollapseHandler
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
-from ..em import (
-    CollapseHandler,
-    EMResult,
-    MixtureParams,
-    initial_params,
-    label_rows,
-    run_em,
-    score_rows,
-    workspace_bytes_per_row,
-)
+from ..em import run_em
 from ..init import initial_assignment
+from ..params import EMResult, MixtureParams
+from ..passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
 from ._validation import check_finite, check_means, check_sample_weight, check_weights
 
 logger = logging.getLogger("gaussmix")
