@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import threading
 from collections.abc import Callable
@@ -80,6 +81,7 @@ class InMemoryBackend:
     ----------
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,) or None
+        Kept as given; ``total_weight`` is their sum (``n_samples`` when None).
     bytes_per_row : int
         Scratch bytes a chunk kernel needs per row; sets the chunk size.
     n_threads : int, optional
@@ -96,6 +98,11 @@ class InMemoryBackend:
         self.chunk_rows = chunk_rows_for(bytes_per_row)
         n_chunks = -(-self.n_samples // self.chunk_rows)
         self.n_threads = max(1, min(n_threads or default_n_threads(), n_chunks))
+        self.total_weight = (
+            float(self.n_samples)
+            if sample_weight is None
+            else float(sample_weight.sum(dtype=np.float64))
+        )
         self._stack = None
         self._executor = None
 
@@ -114,19 +121,18 @@ class InMemoryBackend:
         self._stack.close()
         return False
 
-    @property
-    def total_weight(self) -> float:
-        """Sum of the sample weights (the number of rows when unweighted)."""
-        if self.sample_weight is None:
-            return float(self.n_samples)
-        return float(self.sample_weight.sum(dtype=np.float64))
-
     def centre(self) -> np.ndarray:
-        """The weighted mean of the rows, in float64: the shift of all statistics."""
-        if self.sample_weight is None:
-            return self.X.mean(axis=0, dtype=np.float64)
-        weights = self.sample_weight.astype(np.float64)
-        return (weights @ self.X.astype(np.float64, copy=False)) / weights.sum()
+        """The weighted mean of the rows, in float64: the shift of all statistics.
+
+        Summed chunk by chunk in float64, so float32 data are never copied whole.
+        """
+
+        def chunk_fn(XcT, sample_weight, rows, work):
+            return XcT.sum(axis=1) if sample_weight is None else XcT @ sample_weight
+
+        origin = np.zeros(self.n_features)
+        total = self.reduce(chunk_fn, lambda n_rows: None, origin, operator.add, dtype=np.float64)
+        return total / self.total_weight
 
     def take(self, indices) -> np.ndarray:
         """The rows at ``indices``, in float64."""
