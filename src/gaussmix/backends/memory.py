@@ -124,11 +124,14 @@ class InMemoryBackend:
     def centre(self) -> np.ndarray:
         """The weighted mean of the rows, in float64: the shift of all statistics.
 
-        Summed chunk by chunk in float64, so float32 data are never copied whole.
+        Summed in float64 (NumPy's buffered reduction unweighted, chunk by chunk
+        weighted), so float32 data are never copied whole.
         """
+        if self.sample_weight is None:
+            return self.X.mean(axis=0, dtype=np.float64)
 
         def chunk_fn(XcT, sample_weight, rows, work):
-            return XcT.sum(axis=1) if sample_weight is None else XcT @ sample_weight
+            return XcT @ sample_weight
 
         origin = np.zeros(self.n_features)
         total = self.reduce(chunk_fn, lambda n_rows: None, origin, operator.add, dtype=np.float64)
