@@ -1,4 +1,4 @@
-"""The bundled Old Faithful data."""
+"""The bundled data sets: Old Faithful, and scikit-learn's through load_dataset."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn import datasets
 
-from gaussmix.datasets import FAITHFUL_UNITS, load_faithful
+from gaussmix.datasets import DATASET_NAMES, FAITHFUL_UNITS, load_dataset, load_faithful
 
 # shared/ lies beside the repository root, in development and in CI alike.
 REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "faithful.csv"
@@ -44,3 +45,56 @@ def test_values_equal_the_reference_csv():
     columns = [header.index(name) for name in names]
     expected = np.array([[float(row[c]) for c in columns] for row in body])
     np.testing.assert_array_equal(X, expected)
+
+
+# ----------------------------------------------------------------------------- load_dataset
+SKLEARN_LOADERS = {
+    "iris": "load_iris",
+    "wine": "load_wine",
+    "breast_cancer": "load_breast_cancer",
+}
+
+
+def test_faithful_dataset_is_the_shipped_csv():
+    X, names = load_faithful()
+    dataset = load_dataset("faithful")
+    np.testing.assert_array_equal(dataset.X, X)
+    assert dataset.feature_names == names
+    assert dataset.units == FAITHFUL_UNITS
+    assert dataset.target is None and dataset.target_names is None
+    assert dataset.name == "faithful"
+    assert "Old Faithful" in dataset.description and "\n" not in dataset.description
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN_LOADERS))
+def test_sklearn_datasets_match_their_loaders(name):
+    bunch = getattr(datasets, SKLEARN_LOADERS[name])()
+    dataset = load_dataset(name)
+    assert dataset.name == name
+    assert dataset.X.dtype == np.float64
+    np.testing.assert_array_equal(dataset.X, bunch.data)
+    np.testing.assert_array_equal(dataset.target, bunch.target)
+    assert dataset.target.dtype.kind == "i"
+    assert dataset.target_names == list(bunch.target_names)
+    assert dataset.description and "\n" not in dataset.description
+    # Each of scikit-learn's names is ours, with its unit in brackets where we
+    # know the unit, and with underscores for spaces.
+    assert len(dataset.feature_names) == len(bunch.feature_names)
+    for ours, theirs in zip(dataset.feature_names, bunch.feature_names):
+        unit = dataset.units.get(ours)
+        written = f"{ours} ({unit})" if unit else ours
+        assert written.replace(" ", "_") == theirs.replace(" ", "_")
+        assert "_" not in ours
+
+
+def test_iris_units_are_centimetres():
+    dataset = load_dataset("iris")
+    assert dataset.feature_names == ["sepal length", "sepal width", "petal length", "petal width"]
+    assert dataset.units == dict.fromkeys(dataset.feature_names, "cm")
+
+
+def test_unknown_dataset_lists_the_names():
+    with pytest.raises(ValueError, match="unknown data set 'irises'") as excinfo:
+        load_dataset("irises")
+    for name in DATASET_NAMES:
+        assert name in str(excinfo.value)
