@@ -1,8 +1,8 @@
-"""Initial assignments of rows to components (k-means, k-means++, random).
+"""Initial assignments of rows to components (k-means, k-means++, random, hierarchical).
 
-Each function draws from ``random_state`` in the same order as scikit-learn's
-``GaussianMixture`` so that the same seed gives the same start, and honours
-``sample_weight`` (a row of weight zero is never chosen as a seed).
+The scikit-learn methods draw from ``random_state`` in the same order as
+scikit-learn's ``GaussianMixture`` so that the same seed gives the same start. All
+honour ``sample_weight`` (a row of weight zero is never chosen as a seed).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
+
+from .hc import SUBSET_SIZE, hc_labels
 
 
 class Assignment(NamedTuple):
@@ -49,13 +51,14 @@ def initial_assignment(X, n_components, init_params, random_state, sample_weight
     ----------
     X : ndarray of shape (n_samples, n_features)
     n_components : int
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}
     random_state : numpy.random.RandomState
     sample_weight : ndarray of shape (n_samples,) or None
 
     Returns
     -------
     Assignment
+        ``'hc'`` gives the labels of :func:`hc_assignment`.
     """
     n_samples = X.shape[0]
     weights = None if _is_uniform(sample_weight) else sample_weight
@@ -79,7 +82,45 @@ def initial_assignment(X, n_components, init_params, random_state, sample_weight
         probabilities = None if weights is None else weights / weights.sum()
         indices = random_state.choice(n_samples, size=n_components, replace=False, p=probabilities)
         return Assignment(labels=_labels_at(indices, n_samples), resp=None)
+    if init_params == "hc":
+        return Assignment(labels=hc_assignment(X, n_components, random_state, weights), resp=None)
     raise ValueError(f"Unknown init_params {init_params!r}.")
+
+
+def hc_assignment(X, n_components, random_state, sample_weight=None):
+    """mclust's start: model-based hierarchical clustering cut at ``n_components``.
+
+    See :mod:`gaussmix.hc` for the criterion and the data transformation. As
+    mclust's ``mclustBIC``, when more than ``SUBSET_SIZE`` (2000) rows have a
+    positive weight, the tree is built on ``SUBSET_SIZE`` of them drawn without
+    replacement from ``random_state`` (sorted, so ties still go by row order); only
+    those rows are labelled (the others get ``-1``), so the first M-step uses the
+    subset alone and the first E-step then covers every row, which is mclust's
+    ``mstep`` on the subset followed by ``estep`` on all data. Below that size
+    ``random_state`` is not used and the start is the same for every seed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    random_state : numpy.random.RandomState
+    sample_weight : ndarray of shape (n_samples,) or None
+        Rows of weight zero are left out of the tree (label ``-1``); the others
+        enter the merges with their weights as masses (see :mod:`gaussmix.hc`).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Component of each row, ``-1`` for rows outside the tree.
+    """
+    n_samples = X.shape[0]
+    rows = np.arange(n_samples) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    if rows.size > SUBSET_SIZE:
+        rows = np.sort(random_state.choice(rows, size=SUBSET_SIZE, replace=False))
+    labels = np.full(n_samples, -1, dtype=np.intp)
+    weights = None if sample_weight is None else sample_weight[rows]
+    labels[rows] = hc_labels(X[rows], n_components, sample_weight=weights)
+    return labels
 
 
 def _labels_at(indices, n_samples):
