@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 import warnings
@@ -17,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import criteria
 from ..backends import InMemoryBackend
 from ..collapse import CollapseHandler
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
@@ -71,9 +71,16 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Form of the covariance matrices; any name in
-        ``gaussmix.covariance.COVARIANCE_MODELS``.
+    covariance_type : str, default='full'
+        Form of the covariance matrices. scikit-learn's 'full', 'tied', 'diag'
+        and 'spherical', or one of R mclust's eigen-decomposition models
+        ``Sigma_k = lambda_k D_k A_k D_k'`` (volume, shape, orientation each
+        Equal across components, Variable, or the Identity): 'EII', 'VII',
+        'EEI', 'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV',
+        'EVV', 'VVV'; for one feature also 'E' and 'V'. 'spherical' is 'VII',
+        'diag' 'VVI', 'tied' 'EEE' and 'full' 'VVV', with identical results.
+        ``covariances_`` is stored as for the scikit-learn model of the same
+        family (see ``gaussmix.covariance``), its constraint holding exactly.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
     reg_covar : float, default=1e-6
@@ -82,8 +89,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         Maximum number of EM iterations per start.
     n_init : int, default=1
         Number of starts; the one with the highest final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the initial responsibilities are drawn.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
+        How the initial responsibilities are drawn. ``'hc'`` is mclust's start:
+        model-based hierarchical clustering (deterministic; on a random subset of
+        2000 rows for larger data), see :mod:`gaussmix.hc`.
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; drawn by ``init_params`` when None.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -156,12 +165,13 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
+        # The registry's keys, in its order (a set would list them shuffled in errors).
+        "covariance_type": [StrOptions(COVARIANCE_MODELS.keys())],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
@@ -243,7 +253,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self.labels_
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, assignments=None):
+        # `assignments`: precomputed starts, one per init, for GaussianMixtureIC, which
+        # draws them once per n_components and shares them across covariance types.
         self._validate_params()
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=False
@@ -263,6 +275,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 f"fewer than n_components = {self.n_components}."
             )
         model = get_covariance_model(self.covariance_type)
+        model.check_n_features(n_features)
         inits = self._checked_inits(model, n_features)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -285,8 +298,17 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                     backend, model, centre, self.reg_covar, self.n_components
                 )
                 if do_init:
+                    drawn = None if assignments is None else assignments[init]
                     params = self._initial_params(
-                        X, sample_weight, backend, model, centre, inits, random_state, collapse
+                        X,
+                        sample_weight,
+                        backend,
+                        model,
+                        centre,
+                        inits,
+                        random_state,
+                        collapse,
+                        drawn,
                     )
                     lower_bound = -np.inf
                 else:
@@ -347,15 +369,25 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         }
 
     def _initial_params(
-        self, X, sample_weight, backend, model, centre, inits, random_state, collapse
+        self,
+        X,
+        sample_weight,
+        backend,
+        model,
+        centre,
+        inits,
+        random_state,
+        collapse,
+        assignment=None,
     ):
         n_components = self.n_components
         drawn = None
         empty = singular = np.zeros(n_components, dtype=bool)
         if any(value is None for value in inits.values()):
-            assignment = initial_assignment(
-                X, n_components, self.init_params, random_state, sample_weight
-            )
+            if assignment is None:
+                assignment = initial_assignment(
+                    X, n_components, self.init_params, random_state, sample_weight
+                )
             drawn, empty, singular = initial_params(
                 backend, model, assignment, centre, n_components, self.reg_covar
             )
@@ -545,30 +577,83 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             - 1
         )
 
-    def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better).
+    def _log_likelihood_and_weight(self, X):
+        X = self._checked_X(X)
+        return float(np.sum(self._inference_pass(X, score_rows), dtype=np.float64)), X.shape[0]
+
+    def bic(self, X, *, convention="scikit-learn"):
+        """Bayesian information criterion on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        convention : {'scikit-learn', 'mclust'}, default='scikit-learn'
+            ``'scikit-learn'``: ``-2 log L + p log n``, lower is better;
+            ``'mclust'``: R mclust's ``2 log L - p log n``, higher is better.
 
         Returns
         -------
         bic : float
         """
-        n_samples = np.shape(X)[0]
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+        log_likelihood, n_samples = self._log_likelihood_and_weight(X)
+        return criteria.bic(log_likelihood, self._n_parameters(), n_samples, convention)
 
-    def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better).
+    def aic(self, X, *, convention="scikit-learn"):
+        """Akaike information criterion on ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        convention : {'scikit-learn', 'mclust'}, default='scikit-learn'
+            ``'scikit-learn'``: ``-2 log L + 2 p``, lower is better; ``'mclust'``:
+            its negative, higher is better.
 
         Returns
         -------
         aic : float
         """
-        n_samples = np.shape(X)[0]
-        return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+        log_likelihood, _ = self._log_likelihood_and_weight(X)
+        return criteria.aic(log_likelihood, self._n_parameters(), convention)
+
+    def icl(self, X, *, convention="scikit-learn"):
+        """Integrated completed likelihood on ``X`` (Biernacki, Celeux & Govaert 2000).
+
+        BIC plus twice the entropy of the most probable classification, as R mclust
+        computes it: it prefers models whose components are well separated.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        convention : {'scikit-learn', 'mclust'}, default='scikit-learn'
+            ``'scikit-learn'``: ``bic(X) - 2 sum_i log z_i,map``, lower is better;
+            ``'mclust'``: mclust's ``BIC + 2 sum_i log z_i,map``, higher is better.
+
+        Returns
+        -------
+        icl : float
+        """
+        X = self._checked_X(X)
+        log_prob, log_resp = self._inference_pass(X, score_rows, with_resp=True)
+        log_likelihood = float(np.sum(log_prob, dtype=np.float64))
+        return criteria.icl(log_likelihood, self._n_parameters(), X.shape[0], log_resp, convention)
+
+    # --------------------------------------------------------------- model files
+    def save(self, path):
+        """Write the fitted model to ``path`` in gaussmix's model file format.
+
+        The file is a ZIP of NumPy arrays plus JSON metadata (see
+        ``docs/model-format.md``); it is written to a temporary name and moved into
+        place. Read it back with :func:`gaussmix.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        from ..model_io import save_model
+
+        save_model(self, path)
+        return self

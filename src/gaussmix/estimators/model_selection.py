@@ -1,0 +1,521 @@
+"""``GaussianMixtureIC``: choose the number of components and the covariance model."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import criteria
+from ..collapse import CollapseError, CollapseWarning
+from ..covariance import get_covariance_model
+from ..init import initial_assignment
+from ._validation import check_finite, check_sample_weight
+from .gaussian_mixture import GaussianMixture
+
+RESULT_COLUMNS = (
+    "n_components",
+    "covariance_type",
+    "bic",
+    "aic",
+    "icl",
+    "log_likelihood",
+    "n_parameters",
+    "converged",
+    "n_iter",
+    "min_variance_ratio",
+    "min_component_points",
+    "spurious",
+    "reason",
+)
+
+
+class SpuriousFitWarning(UserWarning):
+    """A candidate model is a degenerate (spurious) maximum of the likelihood."""
+
+
+def _candidate_fit(template, X, sample_weight, assignments):
+    """Fit one candidate from precomputed starts; returns the estimator or the error."""
+    estimator = clone(template)
+    with warnings.catch_warnings():
+        # Convergence is recorded in the results table and summarised once.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", CollapseWarning)
+        try:
+            estimator._fit(X, sample_weight, assignments=assignments)
+        except (CollapseError, ValueError, np.linalg.LinAlgError) as exc:
+            return None, f"fit failed: {exc}"
+    return estimator, ""
+
+
+def _draw_starts(X, n_components, n_init, init_params, seed, sample_weight):
+    # The same draws GaussianMixture(random_state=seed, n_init=n_init) makes, done once
+    # per number of components and shared by every covariance type.
+    random_state = check_random_state(seed)
+    return [
+        initial_assignment(X, n_components, init_params, random_state, sample_weight)
+        for _ in range(n_init)
+    ]
+
+
+class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
+    """Gaussian mixture with the number of components and covariance model chosen by BIC.
+
+    Fits every combination of ``n_components`` and ``covariance_types``, each
+    converged tightly from several starts, scores it by an information criterion
+    on the training data, and keeps the best. Candidates that are degenerate
+    (spurious) maxima are marked in :attr:`results_`, reported by a
+    :class:`SpuriousFitWarning` and, by default, not chosen, as R mclust does
+    with singular fits.
+
+    Parameters
+    ----------
+    n_components : int or iterable of int, default=range(1, 10)
+        Numbers of components to try; an int ``n`` means ``1..n``.
+    covariance_types : str or iterable of str, default=('spherical', 'diag', 'tied', 'full')
+        Covariance models to try (names of ``gaussmix.covariance.COVARIANCE_MODELS``).
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        Criterion to minimise (scikit-learn's sign: lower is better).
+    n_init : int, default=5
+        Starts per candidate; the one with the highest likelihood is kept.
+    tol : float, default=1e-6
+        EM convergence threshold on the mean log-likelihood. Tighter than
+        GaussianMixture's 1e-3, which can stop EM several BIC points short and
+        mis-rank candidates.
+    max_iter : int, default=1000
+        EM iterations per start.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    init_params : str, default='kmeans'
+        How starts are drawn (as in :class:`GaussianMixture`).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the starts; every candidate with the same number of components
+        starts from the same draws.
+    exclude_spurious : bool, default=True
+        Never choose a candidate flagged as spurious.
+    singular_tol : float, default=1e-5
+        A candidate is spurious when a component's own variance in some direction
+        (``reg_covar`` removed) is below ``singular_tol`` times the data's
+        variance in that direction, or when a component has fewer effective
+        points than its own parameters.
+    n_jobs : int, default=None
+        Candidates fitted in parallel (joblib); None means 1.
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the candidates.
+
+    Attributes
+    ----------
+    best_estimator_ : GaussianMixture
+        The chosen model, fitted on the whole training data.
+    best_index_ : int
+        Its row in :attr:`results_`.
+    best_n_components_ : int
+    best_covariance_type_ : str
+    results_ : dict of list
+        One entry per candidate (``pandas.DataFrame(results_)`` gives a table):
+        ``n_components``, ``covariance_type``, ``bic``, ``aic``, ``icl``
+        (scikit-learn sign; NaN for failed fits), ``log_likelihood`` (total),
+        ``n_parameters``, ``converged``, ``n_iter``, ``min_variance_ratio``,
+        ``min_component_points``, ``spurious`` and ``reason`` (why a candidate is
+        spurious or failed; empty otherwise).
+    estimators_ : list of GaussianMixture or None
+        The fitted candidates, aligned with :attr:`results_` (None where a fit failed).
+    weights_, means_, covariances_, precisions_, precisions_cholesky_, converged_, \
+n_iter_, lower_bound_, labels_
+        The chosen model's attributes.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Present when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixtureIC
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(-4, 1, (200, 2)), rng.normal(4, 1, (200, 2))])
+    >>> selector = GaussianMixtureIC(n_components=range(1, 5), random_state=0).fit(X)
+    >>> selector.best_n_components_
+    2
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), Iterable],
+        "covariance_types": [str, Iterable],
+        "criterion": [StrOptions({"bic", "aic", "icl"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
+        "random_state": ["random_state"],
+        "exclude_spurious": ["boolean"],
+        "singular_tol": [Interval(Real, 0.0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "progress": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=range(1, 10),
+        covariance_types=("spherical", "diag", "tied", "full"),
+        criterion="bic",
+        *,
+        n_init=5,
+        tol=1e-6,
+        max_iter=1000,
+        reg_covar=1e-6,
+        init_params="kmeans",
+        random_state=None,
+        exclude_spurious=True,
+        singular_tol=1e-5,
+        n_jobs=None,
+        progress=False,
+    ):
+        self.n_components = n_components
+        self.covariance_types = covariance_types
+        self.criterion = criterion
+        self.n_init = n_init
+        self.tol = tol
+        self.max_iter = max_iter
+        self.reg_covar = reg_covar
+        self.init_params = init_params
+        self.random_state = random_state
+        self.exclude_spurious = exclude_spurious
+        self.singular_tol = singular_tol
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # ------------------------------------------------------------------ grid
+    def _grid(self):
+        if isinstance(self.n_components, Integral):
+            counts = list(range(1, int(self.n_components) + 1))
+        else:
+            counts = [int(value) for value in self.n_components]
+            if not counts or any(value < 1 for value in counts):
+                raise ValueError(
+                    f"n_components must be positive integers, got {list(self.n_components)!r}."
+                )
+        types = (
+            [self.covariance_types]
+            if isinstance(self.covariance_types, str)
+            else list(self.covariance_types)
+        )
+        if not types:
+            raise ValueError("covariance_types is empty: name at least one covariance model.")
+        for name in types:
+            get_covariance_model(name)  # raises, listing the valid names
+        return sorted(set(counts)), list(dict.fromkeys(types))
+
+    def _template(self, n_components, covariance_type, seed):
+        return GaussianMixture(
+            n_components=n_components,
+            covariance_type=covariance_type,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            max_iter=self.max_iter,
+            # One component: every start is the same, fit once.
+            n_init=1 if n_components == 1 else self.n_init,
+            init_params=self.init_params,
+            random_state=seed,
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit every candidate and choose the best by ``criterion``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every candidate's fit; criteria use the weighted
+            log-likelihood and the total weight as the number of samples.
+
+        Returns
+        -------
+        self : GaussianMixtureIC
+        """
+        self._validate_params()
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=False
+        )
+        check_finite(X)
+        counts, types = self._grid()
+        n_samples = X.shape[0]
+        if counts[0] > n_samples:
+            raise ValueError(
+                f"Every n_components tried ({counts}) exceeds the {n_samples} samples: "
+                "pass more samples or fewer components."
+            )
+        counts = [k for k in counts if k <= n_samples]
+        # Criteria count the total weight as the number of samples (integer weights are
+        # repeated rows); the fits get the weights rescaled to mean one.
+        total_weights = check_sample_weight(sample_weight, n_samples, np.float64)
+        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype, normalize=True)
+        # An int seed makes each candidate reproducible as a plain GaussianMixture.
+        seed = (
+            self.random_state
+            if isinstance(self.random_state, Integral)
+            else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        )
+
+        parallel = Parallel(n_jobs=self.n_jobs)
+        starts = dict(
+            zip(
+                counts,
+                parallel(
+                    delayed(_draw_starts)(
+                        X, k, 1 if k == 1 else self.n_init, self.init_params, seed, sample_weight
+                    )
+                    for k in counts
+                ),
+            )
+        )
+        grid = [(k, name) for name in types for k in counts]
+        fits = parallel(
+            delayed(_candidate_fit)(self._template(k, name, seed), X, sample_weight, starts[k])
+            for k, name in self._progress(grid)
+        )
+        self._record(X, total_weights, grid, fits)
+        self._choose()
+        return self
+
+    def _progress(self, grid):
+        if not self.progress:
+            return grid
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm comes with the plot extra
+            return grid
+        return tqdm(grid, desc="fitting candidates", unit="model", leave=False)
+
+    def _record(self, X, sample_weight, grid, fits):
+        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        total_weight = float(np.sum(weights, dtype=np.float64))
+        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        n_features = X.shape[1]
+        results = {column: [] for column in RESULT_COLUMNS}
+        self.estimators_ = []
+        for (n_components, name), (estimator, error) in zip(grid, fits):
+            row = dict.fromkeys(RESULT_COLUMNS, np.nan)
+            row.update(n_components=n_components, covariance_type=name, reason=error)
+            row.update(converged=False, spurious=False, n_iter=0, n_parameters=0)
+            if estimator is not None:
+                n_parameters = estimator._n_parameters()
+                log_prob = estimator.score_samples(X)
+                log_resp = np.log(np.maximum(estimator.predict_proba(X), np.finfo(float).tiny))
+                log_likelihood = float(np.dot(weights, log_prob))
+                bic = criteria.bic(log_likelihood, n_parameters, total_weight)
+                entropy = float(-np.dot(weights, log_resp.max(axis=1)))
+                ratio, points = criteria.degeneracy(
+                    criteria.component_covariance_matrices(
+                        estimator.covariances_, name, n_components, n_features
+                    ),
+                    estimator.weights_ * total_weight,
+                    data_covariance,
+                    self.reg_covar,
+                )
+                row.update(
+                    bic=bic,
+                    aic=criteria.aic(log_likelihood, n_parameters),
+                    icl=bic + 2.0 * entropy,
+                    log_likelihood=log_likelihood,
+                    n_parameters=n_parameters,
+                    converged=estimator.converged_,
+                    n_iter=estimator.n_iter_,
+                    min_variance_ratio=float(ratio.min()),
+                    min_component_points=float(points.min()),
+                )
+                reason = self._spurious_reason(ratio, points, name, n_components, n_features)
+                row.update(spurious=bool(reason), reason=reason)
+            if estimator is not None and hasattr(self, "feature_names_in_"):
+                # Candidates were fitted on the validated array; keep the column names.
+                estimator.feature_names_in_ = self.feature_names_in_
+            for column in RESULT_COLUMNS:
+                results[column].append(row[column])
+            self.estimators_.append(estimator)
+        self.results_ = results
+
+    def _spurious_reason(self, ratio, points, name, n_components, n_features):
+        reasons = []
+        flat = np.flatnonzero(ratio < self.singular_tol)
+        if flat.size:
+            reasons.append(
+                f"component {int(flat[0])} has variance at the reg_covar floor in some "
+                f"direction ({ratio[flat[0]]:.1e} of the data's)"
+            )
+        # A component's own parameters: its mean, its weight, and what each extra
+        # component adds to the covariance model's count.
+        model = get_covariance_model(name)
+        own_covariance = model.n_parameters(2, n_features) - model.n_parameters(1, n_features)
+        needed = n_features + 1 + own_covariance
+        few = np.flatnonzero(points < needed)
+        if n_components > 1 and few.size:
+            reasons.append(
+                f"component {int(few[0])} has {points[few[0]]:.2f} effective points for "
+                f"{needed} parameters"
+            )
+        return "; ".join(reasons)
+
+    def _choose(self):
+        results = self.results_
+        values = np.asarray(results[self.criterion], dtype=np.float64)
+        eligible = np.isfinite(values)
+        if self.exclude_spurious:
+            eligible &= ~np.asarray(results["spurious"], dtype=bool)
+        spurious = [
+            f"{k} {name}"
+            for k, name, flag in zip(
+                results["n_components"], results["covariance_type"], results["spurious"]
+            )
+            if flag
+        ]
+        if spurious:
+            action = "excluded from the choice" if self.exclude_spurious else "kept eligible"
+            warnings.warn(
+                f"{len(spurious)} candidate(s) are spurious (degenerate) fits, {action}: "
+                f"{', '.join(spurious)}. See results_['reason'].",
+                SpuriousFitWarning,
+                stacklevel=3,
+            )
+        not_converged = sum(
+            1
+            for converged, estimator in zip(results["converged"], self.estimators_)
+            if estimator is not None and not converged
+        )
+        if not_converged:
+            warnings.warn(
+                f"{not_converged} candidate(s) did not converge within max_iter={self.max_iter}"
+                "; increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if not np.any(eligible):
+            reasons = [reason for reason in results["reason"] if reason]
+            first = f" (first: {reasons[0]})" if reasons else ""
+            raise ValueError(
+                f"No candidate could be chosen: every fit failed or is spurious{first}. Try "
+                "fewer components, another covariance type, scaling the data, or a larger "
+                "reg_covar."
+            )
+        # Ties go to the earlier candidate: fewer components, then the order given.
+        best = int(np.flatnonzero(eligible)[np.argmin(values[eligible])])
+        self.best_index_ = best
+        self.best_estimator_ = self.estimators_[best]
+        self.best_n_components_ = int(results["n_components"][best])
+        self.best_covariance_type_ = results["covariance_type"][best]
+        for attribute in (
+            "weights_",
+            "means_",
+            "covariances_",
+            "precisions_",
+            "precisions_cholesky_",
+            "converged_",
+            "n_iter_",
+            "lower_bound_",
+            "labels_",
+        ):
+            setattr(self, attribute, getattr(self.best_estimator_, attribute))
+
+    # ------------------------------------------------------------------ results
+    def results_frame(self, convention="scikit-learn"):
+        """The results table as a pandas DataFrame.
+
+        Parameters
+        ----------
+        convention : {'scikit-learn', 'mclust'}, default='scikit-learn'
+            ``'mclust'`` reports BIC, AIC and ICL in R mclust's sign
+            (``2 log L - penalty``, higher is better).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per candidate, with a boolean ``chosen`` column.
+        """
+        check_is_fitted(self)
+        import pandas as pd
+
+        frame = pd.DataFrame(self.results_)
+        if convention == "mclust":
+            frame[["bic", "aic", "icl"]] = -frame[["bic", "aic", "icl"]]
+        elif convention != "scikit-learn":
+            raise ValueError(f"Unknown convention {convention!r}; use 'scikit-learn' or 'mclust'.")
+        frame["chosen"] = frame.index == self.best_index_
+        return frame
+
+    # ------------------------------------------------------------------ delegation
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the chosen model's labels of the training samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def _best(self, X):
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        return self.best_estimator_
+
+    def predict(self, X):
+        """Most probable component of each sample under the chosen model."""
+        return self._best(X).predict(X)
+
+    def predict_proba(self, X):
+        """Component probabilities of each sample under the chosen model."""
+        return self._best(X).predict_proba(X)
+
+    def score_samples(self, X):
+        """Log-density of each sample under the chosen model."""
+        return self._best(X).score_samples(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of ``X`` under the chosen model."""
+        return self._best(X).score(X, sample_weight=sample_weight)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the chosen model (see :meth:`GaussianMixture.sample`)."""
+        check_is_fitted(self)
+        return self.best_estimator_.sample(n_samples)
+
+    def bic(self, X, *, convention="scikit-learn"):
+        """BIC of the chosen model on ``X`` (see :meth:`GaussianMixture.bic`)."""
+        return self._best(X).bic(X, convention=convention)
+
+    def aic(self, X, *, convention="scikit-learn"):
+        """AIC of the chosen model on ``X`` (see :meth:`GaussianMixture.aic`)."""
+        return self._best(X).aic(X, convention=convention)
+
+    def icl(self, X, *, convention="scikit-learn"):
+        """ICL of the chosen model on ``X`` (see :meth:`GaussianMixture.icl`)."""
+        return self._best(X).icl(X, convention=convention)
+
+    def save(self, path):
+        """Write the chosen model to ``path`` (see :meth:`GaussianMixture.save`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        self : GaussianMixtureIC
+        """
+        check_is_fitted(self)
+        self.best_estimator_.save(path)
+        return self

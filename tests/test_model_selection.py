@@ -1,0 +1,595 @@
+"""Tests of ``GaussianMixtureIC``: choosing the number of components and the covariance model.
+
+Truths: data simulated from known mixtures, individually fitted ``GaussianMixture``
+models, scikit-learn's ``GaussianMixture`` converged tightly (the under-convergence
+trap), the geometry of discretised data (the spurious-maximum trap), repeated rows
+(sample weights) and hand-run cross-validation.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from gaussmix import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
+from gaussmix.datasets import load_faithful
+from helpers import FITTED_ARRAYS, assert_models_close
+
+CRITERIA = ("bic", "aic", "icl")
+
+
+def _n_parameters(covariance_type, n_components, n_features):
+    """Free parameters of a mixture, counted by hand: weights, means, covariances."""
+    K, D = n_components, n_features
+    covariance = {
+        "full": K * D * (D + 1) // 2,
+        "tied": D * (D + 1) // 2,
+        "diag": K * D,
+        "spherical": K,
+    }[covariance_type]
+    return (K - 1) + K * D + covariance
+
+
+def _own_parameters(covariance_type, n_features):
+    """Parameters one more component adds: its weight, its mean, its own covariance."""
+    D = n_features
+    covariance = {"full": D * (D + 1) // 2, "tied": 0, "diag": D, "spherical": 1}
+    return 1 + D + covariance[covariance_type]
+
+
+def _two_blobs(n_per_blob=100, seed=0):
+    rng = np.random.RandomState(seed)
+    return np.vstack(
+        [rng.normal(-4.0, 1.0, (n_per_blob, 2)), rng.normal(4.0, [1.0, 2.0], (n_per_blob, 2))]
+    )
+
+
+def _assert_results_equal(actual, expected):
+    assert list(actual) == list(expected)
+    for column in expected:
+        np.testing.assert_array_equal(
+            np.asarray(actual[column]), np.asarray(expected[column]), err_msg=column
+        )
+
+
+# ------------------------------------------------------------------------ Old Faithful
+@functools.cache
+def _faithful():
+    """Standardised Old Faithful and a selector fitted to it over K = 1..4 and all four types."""
+    X, _ = load_faithful()
+    X = StandardScaler().fit_transform(X)
+    selector = GaussianMixtureIC(n_components=range(1, 5), random_state=0).fit(X)
+    return X, selector
+
+
+def _sklearn_converged_bic(X, covariance_type, n_components, fitted):
+    """BIC of scikit-learn's GaussianMixture converged properly on ``X``.
+
+    The best of two tightly converged scikit-learn fits: one polished (tol 1e-10) from
+    ``fitted``'s parameters, which shows whether ``fitted`` had stopped short of its
+    maximum, and one from ten k-means starts of its own (seeds unrelated to the
+    selector's), which shows whether a better maximum exists.
+    """
+    polished = SkGaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        tol=1e-10,
+        max_iter=10_000,
+        weights_init=fitted.weights_,
+        means_init=fitted.means_,
+        precisions_init=fitted.precisions_,
+    ).fit(X)
+    values = [polished.bic(X)]
+    if n_components > 1:  # one component has a single maximum, in closed form
+        restarted = SkGaussianMixture(
+            n_components,
+            covariance_type=covariance_type,
+            tol=1e-6,
+            max_iter=2000,
+            n_init=10,
+            random_state=12345,
+        ).fit(X)
+        values.append(restarted.bic(X))
+    return min(values)
+
+
+@functools.cache
+def _faithful_references():
+    """Per candidate of ``_faithful()``: (scikit-learn defaults BIC, converged BIC)."""
+    X, selector = _faithful()
+    defaults, converged = [], []
+    # Tiny data: BLAS and OpenMP threads only add contention to these many small fits.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k, name, fitted in zip(
+            selector.results_["n_components"],
+            selector.results_["covariance_type"],
+            selector.estimators_,
+        ):
+            default_fit = SkGaussianMixture(k, covariance_type=name, random_state=0).fit(X)
+            defaults.append(default_fit.bic(X))
+            converged.append(_sklearn_converged_bic(X, name, k, fitted))
+    return np.array(defaults), np.array(converged)
+
+
+def test_trap_under_convergence_bic_values_are_converged_ones():
+    _, selector = _faithful()
+    _, converged = _faithful_references()
+    bic = np.asarray(selector.results_["bic"])
+    assert np.all(selector.results_["converged"])
+    np.testing.assert_allclose(bic, converged, rtol=0, atol=0.1)
+
+
+def test_trap_under_convergence_ranking_agrees_with_converged_fits():
+    _, selector = _faithful()
+    defaults, converged = _faithful_references()
+    bic = np.asarray(selector.results_["bic"])
+    labels = [
+        f"{k} {name}"
+        for k, name in zip(selector.results_["n_components"], selector.results_["covariance_type"])
+    ]
+    # Pairs whose converged BICs differ clearly (1 'tied' and 1 'full' are the same model).
+    pairs = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(bic)), 2)
+        if abs(converged[i] - converged[j]) > 0.2
+    ]
+    flipped_by_defaults = [
+        (labels[i], labels[j])
+        for i, j in pairs
+        if np.sign(defaults[i] - defaults[j]) != np.sign(converged[i] - converged[j])
+    ]
+    # The trap is real on this data: scikit-learn's defaults (tol=1e-3, one k-means start)
+    # rank 3 'diag' above 3 'full', the converged fits the other way round.
+    assert ("3 diag", "3 full") in flipped_by_defaults
+    for i, j in pairs:
+        assert np.sign(bic[i] - bic[j]) == np.sign(converged[i] - converged[j]), (
+            labels[i],
+            labels[j],
+        )
+
+
+@pytest.mark.parametrize(
+    ("n_components", "covariance_type"),
+    [(1, "full"), (2, "spherical"), (3, "diag"), (4, "tied"), (3, "full")],
+)
+def test_results_table_matches_individually_fitted_models(n_components, covariance_type):
+    X, selector = _faithful()
+    results = selector.results_
+    row = next(
+        i
+        for i, (k, name) in enumerate(zip(results["n_components"], results["covariance_type"]))
+        if k == n_components and name == covariance_type
+    )
+    alone = GaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=selector.tol,
+        max_iter=selector.max_iter,
+        reg_covar=selector.reg_covar,
+        n_init=1 if n_components == 1 else selector.n_init,
+        init_params=selector.init_params,
+        random_state=selector.random_state,
+    ).fit(X)
+    n = X.shape[0]
+    np.testing.assert_allclose(results["bic"][row], alone.bic(X), rtol=1e-10)
+    np.testing.assert_allclose(results["aic"][row], alone.aic(X), rtol=1e-10)
+    np.testing.assert_allclose(results["icl"][row], alone.icl(X), rtol=1e-10)
+    np.testing.assert_allclose(results["log_likelihood"][row], alone.score(X) * n, rtol=1e-10)
+    assert results["n_parameters"][row] == _n_parameters(covariance_type, n_components, 2)
+    assert results["n_iter"][row] == alone.n_iter_
+    assert results["converged"][row] == alone.converged_
+    assert_models_close(selector.estimators_[row], alone, rtol=1e-10, floor=1e-12)
+
+
+def test_chosen_model_is_the_best_eligible_bic_and_methods_delegate_to_it():
+    X, selector = _faithful()
+    results = selector.results_
+    bic = np.asarray(results["bic"])
+    eligible = ~np.asarray(results["spurious"]) & np.isfinite(bic)
+    best = int(np.flatnonzero(eligible)[np.argmin(bic[eligible])])
+    assert selector.best_index_ == best
+    assert selector.best_n_components_ == results["n_components"][best]
+    assert selector.best_covariance_type_ == results["covariance_type"][best]
+    chosen = selector.best_estimator_
+    assert chosen is selector.estimators_[best]
+
+    X_new = np.random.RandomState(1).normal(size=(40, 2))
+    for points in (X, X_new):
+        np.testing.assert_array_equal(selector.predict(points), chosen.predict(points))
+        np.testing.assert_array_equal(selector.predict_proba(points), chosen.predict_proba(points))
+        np.testing.assert_array_equal(selector.score_samples(points), chosen.score_samples(points))
+        assert selector.score(points) == chosen.score(points)
+        for criterion in CRITERIA:
+            for convention in ("scikit-learn", "mclust"):
+                assert getattr(selector, criterion)(points, convention=convention) == getattr(
+                    chosen, criterion
+                )(points, convention=convention)
+    samples, components = selector.sample(25)
+    expected_samples, expected_components = chosen.sample(25)
+    np.testing.assert_array_equal(samples, expected_samples)
+    np.testing.assert_array_equal(components, expected_components)
+    for attribute in [*FITTED_ARRAYS, "labels_"]:
+        np.testing.assert_array_equal(getattr(selector, attribute), getattr(chosen, attribute))
+    assert selector.n_iter_ == chosen.n_iter_ and selector.converged_ == chosen.converged_
+    # The training criteria of the chosen model are what the table says.
+    assert selector.bic(X) == pytest.approx(bic[best], rel=1e-12)
+    with pytest.raises(ValueError, match="features"):
+        selector.predict(np.ones((3, 5)))
+
+
+def test_results_frame_in_both_conventions():
+    _, selector = _faithful()
+    frame = selector.results_frame()
+    mclust = selector.results_frame(convention="mclust")
+    assert isinstance(frame, pd.DataFrame)
+    assert len(frame) == len(selector.results_["bic"]) == 16
+    assert list(frame.columns) == [*selector.results_, "chosen"]
+    for column in selector.results_:
+        expected = np.asarray(selector.results_[column])
+        np.testing.assert_array_equal(frame[column].to_numpy(), expected)
+        if column in CRITERIA:
+            np.testing.assert_array_equal(mclust[column].to_numpy(), -expected)
+        else:
+            np.testing.assert_array_equal(mclust[column].to_numpy(), expected)
+    for table in (frame, mclust):
+        assert table["chosen"].dtype == bool
+        assert np.flatnonzero(table["chosen"].to_numpy()).tolist() == [selector.best_index_]
+    # mclust's sign: higher is better, so the chosen row has the largest BIC.
+    assert mclust["bic"].idxmax() == selector.best_index_
+    with pytest.raises(ValueError, match="'scikit-learn' or 'mclust'"):
+        selector.results_frame(convention="R")
+
+
+# ----------------------------------------------------------------------------- recovery
+def _rotation(degrees):
+    angle = np.deg2rad(degrees)
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def _rotated(degrees, variances):
+    R = _rotation(degrees)
+    return R @ np.diag(variances) @ R.T
+
+
+# Each truth is the most parsimonious of the four types that contains it, so every
+# more constrained type misfits it by O(n) in log-likelihood, while a more flexible
+# type (or an extra component) gains only chi-square noise, about half a unit of
+# log-likelihood per extra parameter, and pays log(n)/2 > 3 per extra parameter.
+# The clusters are separated by several standard deviations, so no type can imitate
+# the truth with more components of its own within the grid (up to K + 1).
+RECOVERY = {
+    # Three orientations and equal shapes: 'tied' cannot share one matrix, 'diag' and
+    # 'spherical' have no correlation.
+    "3 full": (
+        [(0, 0), (10, 0), (0, 10)],
+        [_rotated(30, (4, 0.25)), _rotated(-45, (4, 0.25)), _rotated(80, (4, 0.25))],
+        900,
+    ),
+    # Round clusters of different sizes in 3-D: 'diag' and 'full' add 4 and 10 unused
+    # parameters, 'tied' needs the two sizes equal.
+    "2 spherical": ([(0, 0, 0), (8, 0, 0)], [np.eye(3), 4 * np.eye(3)], 600),
+    # Axis-aligned ellipses, each with its own variances: 'spherical' needs equal
+    # variances along the axes, 'tied' one shared matrix, 'full' adds 4 unused parameters.
+    "4 diag": (
+        [(0, 0), (10, 0), (0, 10), (10, 10)],
+        [np.diag(v) for v in [(4, 0.25), (0.25, 4), (1, 2.25), (2.25, 0.5)]],
+        1200,
+    ),
+    # One shared, strongly correlated covariance: 'diag' and 'spherical' have no
+    # correlation, 'full' adds 6 unused parameters.
+    "3 tied": ([(0, 0), (4, -4), (-4, 4)], [np.array([[2.0, 1.6], [1.6, 2.0]])] * 3, 900),
+}
+
+
+@pytest.mark.parametrize("truth", list(RECOVERY))
+def test_recovers_the_simulated_number_of_components_and_covariance_type(truth):
+    means, covariances, n_samples = RECOVERY[truth]
+    rng = np.random.RandomState(0)
+    n_components = len(means)
+    X = np.vstack(
+        [
+            rng.multivariate_normal(mean, covariance, size=n_samples // n_components)
+            for mean, covariance in zip(means, covariances)
+        ]
+    )
+    selector = GaussianMixtureIC(
+        n_components=range(1, n_components + 2), n_init=2, random_state=0
+    ).fit(X)
+    assert f"{selector.best_n_components_} {selector.best_covariance_type_}" == truth
+    # The chosen model found the simulated means (matched one to one).
+    distances = np.linalg.norm(selector.means_[:, None] - np.array(means)[None], axis=2)
+    rows, columns = linear_sum_assignment(distances)
+    assert distances[rows, columns].max() < 0.35
+
+
+# ------------------------------------------------------------------------ spurious fits
+def _discretised_gaussian():
+    """One Gaussian whose second feature is rounded to whole numbers, like Old Faithful's
+    waiting times (whole minutes): few distinct values, each repeated many times."""
+    rng = np.random.RandomState(6)
+    return np.column_stack([rng.normal(size=400), np.round(1.5 * rng.normal(size=400))])
+
+
+def _spurious_selector(**params):
+    return GaussianMixtureIC(
+        n_components=[1, 2], covariance_types=["diag", "full"], n_init=2, random_state=0, **params
+    )
+
+
+@functools.cache
+def _spurious_fits():
+    X = _discretised_gaussian()
+    with pytest.warns(SpuriousFitWarning, match="kept eligible"):
+        naive = _spurious_selector(exclude_spurious=False).fit(X)
+    with pytest.warns(SpuriousFitWarning, match="excluded from the choice"):
+        guarded = _spurious_selector().fit(X)
+    return X, naive, guarded
+
+
+def test_trap_spurious_maximum_wins_bic_when_not_excluded():
+    X, naive, _ = _spurious_fits()
+    results = naive.results_
+    best = naive.best_index_
+    assert results["spurious"][best]
+    assert results["min_variance_ratio"][best] < 1e-10
+    # Its BIC beats the truth (one Gaussian) by far: a meaningless win.
+    single = [i for i, k in enumerate(results["n_components"]) if k == 1]
+    assert results["bic"][best] < min(results["bic"][i] for i in single) - 100
+    # What it is: a component whose covariance sits at the reg_covar floor, holding
+    # the rows of one repeated value of the rounded feature.
+    chosen = naive.best_estimator_
+    matrices = chosen.covariances_
+    if naive.best_covariance_type_ == "diag":
+        matrices = [np.diag(row) for row in matrices]
+    variances = np.array([np.linalg.eigvalsh(matrix) for matrix in matrices])
+    flat = int(np.argmin(variances.min(axis=1)))
+    assert variances[flat].min() <= 2 * naive.reg_covar
+    members = X[chosen.predict(X) == flat]
+    assert len(members) > 10
+    assert np.unique(members[:, 1]).size == 1
+
+
+def test_trap_spurious_maximum_is_flagged_warned_and_excluded_by_default():
+    X, naive, guarded = _spurious_fits()
+    assert guarded.best_n_components_ == 1
+    assert not guarded.results_["spurious"][guarded.best_index_]
+    bic = np.asarray(guarded.results_["bic"])
+    eligible = ~np.asarray(guarded.results_["spurious"])
+    assert guarded.best_index_ == int(np.flatnonzero(eligible)[np.argmin(bic[eligible])])
+    # The guard changes the choice, never the fits.
+    _assert_results_equal(guarded.results_, naive.results_)
+    assert guarded.best_index_ != naive.best_index_
+
+    # Each row is flagged exactly when its fit is degenerate, judged from the fitted
+    # model: a covariance eigenvalue at the floor (the data's variances are about 1 and
+    # 2), or fewer effective points than the component's own parameters.
+    frame = guarded.results_frame()
+    for row, estimator in zip(frame.itertuples(), guarded.estimators_):
+        covariances = np.asarray(estimator.covariances_)
+        if row.covariance_type == "diag":
+            smallest = covariances.min()
+        else:
+            smallest = min(np.linalg.eigvalsh(c).min() for c in covariances)
+        points = estimator.weights_ * X.shape[0]
+        degenerate = smallest < 10 * guarded.reg_covar or (
+            row.n_components > 1 and points.min() < _own_parameters(row.covariance_type, X.shape[1])
+        )
+        assert row.spurious == degenerate, row
+        assert bool(row.reason) == degenerate, row
+        if not degenerate:
+            assert smallest > 1e-2
+    assert frame["spurious"].sum() >= 1
+
+
+# ------------------------------------------------------------------------- failed fits
+def _constant_feature_data():
+    rng = np.random.RandomState(0)
+    first = np.r_[rng.normal(-4, 1, size=40), rng.normal(4, 1, size=40)]
+    return np.column_stack([first, np.zeros(80)])
+
+
+def test_failed_candidates_are_recorded_and_not_chosen():
+    # Without regularisation a constant feature makes every 'full' covariance singular,
+    # while a spherical covariance still has the first feature's variance.
+    X = _constant_feature_data()
+    selector = GaussianMixtureIC(
+        n_components=[1, 2],
+        covariance_types=["full", "spherical"],
+        reg_covar=0.0,
+        n_init=1,
+        random_state=0,
+    ).fit(X)
+    frame = selector.results_frame()
+    failed = frame["covariance_type"] == "full"
+    assert failed.sum() == 2
+    for column in ["bic", "aic", "icl", "log_likelihood"]:
+        assert frame.loc[failed, column].isna().all(), column
+        assert frame.loc[~failed, column].notna().all(), column
+    assert frame.loc[failed, "reason"].str.startswith("fit failed: ").all()
+    assert frame.loc[failed, "reason"].str.contains("reg_covar").all()
+    assert not frame.loc[failed, "spurious"].any()
+    assert [selector.estimators_[i] for i in np.flatnonzero(failed)] == [None, None]
+    assert selector.best_covariance_type_ == "spherical"
+    assert selector.best_n_components_ == 2
+
+
+def test_every_candidate_failing_raises():
+    with pytest.raises(ValueError, match="No candidate could be chosen"):
+        GaussianMixtureIC(
+            n_components=[1, 2], covariance_types=["full", "diag"], reg_covar=0.0, n_init=1
+        ).fit(_constant_feature_data())
+
+
+# -------------------------------------------------------------- options and determinism
+def test_n_jobs_and_random_state_give_identical_results():
+    X = _two_blobs()
+    params = dict(n_components=[1, 2], covariance_types=["diag", "full"], n_init=2, random_state=3)
+    first = GaussianMixtureIC(**params).fit(X)
+    again = GaussianMixtureIC(**params).fit(X)
+    parallel = GaussianMixtureIC(**params, n_jobs=2).fit(X)
+    for other in (again, parallel):
+        _assert_results_equal(other.results_, first.results_)
+        for mine, theirs in zip(other.estimators_, first.estimators_):
+            for attribute in FITTED_ARRAYS:
+                np.testing.assert_array_equal(getattr(mine, attribute), getattr(theirs, attribute))
+        assert other.best_index_ == first.best_index_
+
+
+@pytest.mark.parametrize("criterion", ["aic", "icl"])
+def test_criterion_chooses_the_smallest_value_of_its_column(criterion):
+    # On Old Faithful BIC, AIC and ICL prefer different models: AIC (the lightest
+    # penalty) more components, ICL (which penalises overlap) fewer.
+    X, _ = _faithful()
+    selector = GaussianMixtureIC(
+        n_components=[2, 3, 4],
+        covariance_types=["tied", "full"],
+        criterion=criterion,
+        n_init=2,
+        random_state=0,
+    ).fit(X)
+    results = selector.results_
+    values = np.asarray(results[criterion])
+    eligible = ~np.asarray(results["spurious"]) & np.isfinite(values)
+    best = int(np.flatnonzero(eligible)[np.argmin(values[eligible])])
+    assert selector.best_index_ == best
+    bic = np.asarray(results["bic"])
+    assert best != int(np.flatnonzero(eligible)[np.argmin(bic[eligible])])
+    # Each criterion column is its definition applied to the same fit.
+    n = X.shape[0]
+    ll = np.asarray(results["log_likelihood"])
+    p = np.asarray(results["n_parameters"])
+    np.testing.assert_allclose(bic, -2 * ll + p * np.log(n), rtol=1e-12)
+    np.testing.assert_allclose(results["aic"], -2 * ll + 2 * p, rtol=1e-12)
+    for row, estimator in enumerate(selector.estimators_):
+        entropy = -np.sum(np.log(estimator.predict_proba(X).max(axis=1)))
+        np.testing.assert_allclose(results["icl"][row], bic[row] + 2 * entropy, rtol=1e-10)
+
+
+def test_int_n_components_means_one_to_n():
+    selector = GaussianMixtureIC(
+        n_components=3, covariance_types=("spherical", "tied"), n_init=1, random_state=0
+    ).fit(_two_blobs())
+    assert selector.results_["n_components"] == [1, 2, 3, 1, 2, 3]
+    assert selector.results_["covariance_type"] == ["spherical"] * 3 + ["tied"] * 3
+    single = GaussianMixtureIC(
+        n_components=2, covariance_types="diag", n_init=1, random_state=0
+    ).fit(_two_blobs())
+    assert single.results_["covariance_type"] == ["diag", "diag"]
+
+
+def test_integer_weights_give_the_criteria_of_repeated_rows():
+    X = _two_blobs(60, seed=1)
+    weights = np.random.RandomState(2).randint(1, 4, size=len(X))
+    repeated = np.repeat(X, weights, axis=0)
+    params = dict(
+        n_components=[1, 2], covariance_types=["full", "diag"], n_init=2, tol=1e-10, random_state=0
+    )
+    weighted = GaussianMixtureIC(**params).fit(X, sample_weight=weights)
+    plain = GaussianMixtureIC(**params).fit(repeated)
+    for column in ["log_likelihood", "bic", "aic", "icl", "min_component_points"]:
+        np.testing.assert_allclose(
+            weighted.results_[column], plain.results_[column], rtol=1e-8, err_msg=column
+        )
+    assert weighted.results_["n_parameters"] == plain.results_["n_parameters"]
+    assert weighted.best_index_ == plain.best_index_
+
+
+def test_weights_are_used_by_every_candidate():
+    # Relative weights (here, up-weighting one blob) change the fits exactly as they
+    # change a plain GaussianMixture fitted with the same weights.
+    X = _two_blobs(60, seed=1)
+    weights = np.where(X[:, 0] > 0, 3.0, 1.0)
+    selector = GaussianMixtureIC(
+        n_components=[2], covariance_types=["diag"], n_init=2, random_state=0
+    ).fit(X, sample_weight=weights)
+    alone = GaussianMixture(2, covariance_type="diag", tol=1e-6, max_iter=1000, n_init=2)
+    alone.set_params(random_state=0).fit(X, sample_weight=weights)
+    assert_models_close(selector.best_estimator_, alone, rtol=1e-10, floor=1e-12)
+
+
+# ------------------------------------------------------------------- scikit-learn API
+def _small_selector(**params):
+    return GaussianMixtureIC(
+        n_components=[1, 2], covariance_types=["full"], n_init=1, random_state=0, **params
+    )
+
+
+def test_clone_copies_parameters_not_the_fit():
+    selector = _small_selector(criterion="aic").fit(_two_blobs())
+    copy = clone(selector)
+    assert copy.get_params() == selector.get_params()
+    assert not hasattr(copy, "results_") and not hasattr(copy, "best_estimator_")
+
+
+def test_pipeline_with_standard_scaler():
+    rng = np.random.RandomState(0)
+    X = _two_blobs() * [100.0, 0.01] + [5000.0, -3.0]
+    X_new = X[rng.permutation(len(X))[:30]] + rng.normal(size=(30, 2)) * [50.0, 0.005]
+    pipeline = make_pipeline(StandardScaler(), _small_selector()).fit(X)
+    scaler = StandardScaler().fit(X)
+    direct = _small_selector().fit(scaler.transform(X))
+    _assert_results_equal(pipeline[-1].results_, direct.results_)
+    np.testing.assert_array_equal(pipeline.predict(X_new), direct.predict(scaler.transform(X_new)))
+    np.testing.assert_array_equal(
+        pipeline.score_samples(X_new), direct.score_samples(scaler.transform(X_new))
+    )
+
+
+def test_grid_search_over_the_criterion_matches_hand_run_cross_validation():
+    X = _two_blobs()
+    cv = KFold(2, shuffle=True, random_state=0)
+    search = GridSearchCV(_small_selector(), {"criterion": ["bic", "aic"]}, cv=cv).fit(X)
+    for index, criterion in enumerate(search.cv_results_["param_criterion"]):
+        scores = [
+            _small_selector(criterion=criterion).fit(X[train]).score(X[test])
+            for train, test in cv.split(X)
+        ]
+        np.testing.assert_allclose(
+            search.cv_results_["mean_test_score"][index], np.mean(scores), rtol=1e-12
+        )
+    best = int(np.argmax(search.cv_results_["mean_test_score"]))
+    assert search.best_params_ == {"criterion": search.cv_results_["param_criterion"][best]}
+    assert search.best_estimator_.criterion == search.best_params_["criterion"]
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"covariance_types": ["full", "oval"]}, "Unknown covariance_type 'oval'.*full.*VVV"),
+        ({"covariance_types": []}, "covariance_types is empty"),
+        ({"n_components": [0, 1]}, "n_components must be positive"),
+        ({"n_components": []}, "n_components must be positive"),
+        ({"n_components": 0}, "n_components"),
+        ({"criterion": "foo"}, "criterion"),
+        ({"n_components": [5, 6]}, "exceeds the 4 samples"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(params, match):
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    with pytest.raises(ValueError, match=match):
+        GaussianMixtureIC(**params).fit(X)
+
+
+def test_methods_before_fit_raise_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    for method in ("predict", "predict_proba", "score_samples", "bic"):
+        with pytest.raises(NotFittedError):
+            getattr(GaussianMixtureIC(), method)(np.ones((3, 2)))
+    with pytest.raises(NotFittedError):
+        GaussianMixtureIC().results_frame()
