@@ -1,99 +1,667 @@
-"""The ``gaussmix`` command line, against scikit-learn fitted the same way."""
+"""The ``gaussmix`` command line: subcommands on simulated data, and bad input.
+
+Every command runs in-process through :func:`gaussmix.cli.main`. What it writes
+is checked against the Python API on the same rows (``gaussmix.load`` and the
+model's own methods), against scikit-learn and SciPy computed independently, and
+against the mixture the data were simulated from. Bad input must end in a non-zero
+status, exactly one ``gaussmix: error:`` line on stderr, no traceback, and no new
+file (output or temporary) in the working folder. One test runs
+``python -m gaussmix`` in a fresh interpreter.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+import gaussmix
 from gaussmix.cli import main
-from gaussmix.datasets import load_faithful
 
-LINE = re.compile(
-    r"component (\d+): weight ([\d.]+); mean eruptions=([\d.]+) min, waiting=([\d.]+) min"
+COMMANDS = ["lab", "fit", "predict", "score", "sample", "plot", "info"]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _rotated_covariance(sd_major, sd_minor, angle):
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return rotation @ np.diag([sd_major**2, sd_minor**2]) @ rotation.T
+
+
+# Three well-separated components with different, tilted shapes: only the "full"
+# covariance type fits them, so model selection has one right answer.
+TRUE_WEIGHTS = np.array([0.4, 0.35, 0.25])
+TRUE_MEANS = np.array([[0.0, 0.0], [12.0, 0.0], [5.0, 11.0]])
+TRUE_COVARIANCES = np.array(
+    [
+        _rotated_covariance(2.0, 0.5, 0.6),
+        _rotated_covariance(1.5, 0.4, -0.9),
+        _rotated_covariance(1.2, 0.8, 0.0),
+    ]
 )
+N_ROWS = 450
+MODEL_COLUMNS = ["y", "x"]  # the model's columns, deliberately not in the file's order
 
 
-def _parse(output):
-    rows = [tuple(float(v) for v in m.groups()) for m in LINE.finditer(output)]
-    return np.array(rows)
+def _simulate(n_rows=N_ROWS, seed=0):
+    """Rows of the true mixture with a noise column and a text column, and the true labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(len(TRUE_WEIGHTS), size=n_rows, p=TRUE_WEIGHTS)
+    points = np.empty((n_rows, 2))
+    for k in range(len(TRUE_WEIGHTS)):
+        rows = labels == k
+        points[rows] = rng.multivariate_normal(TRUE_MEANS[k], TRUE_COVARIANCES[k], rows.sum())
+    frame = pd.DataFrame(
+        {
+            "id": [f"row{i}" for i in range(n_rows)],
+            "x": points[:, 0],
+            "noise": rng.normal(size=n_rows),
+            "y": points[:, 1],
+        }
+    )
+    return frame, labels
 
 
-def _sklearn_lab(n_components=2, covariance_type="full"):
-    X, _ = load_faithful()
-    return X, SkGaussianMixture(
-        n_components=n_components, covariance_type=covariance_type, n_init=5, random_state=0
-    ).fit(X)
+def _run(argv):
+    """``(status, stdout, stderr)`` of ``main(argv)``; argparse's exits count as a status."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(arg) for arg in argv])
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize(
-    ("argv", "n_components", "covariance_type"),
-    [(["lab"], 2, "full"), (["lab", "--components", "3", "--covariance", "diag"], 3, "diag")],
-)
-def test_lab_prints_the_model_sklearn_fits(capsys, argv, n_components, covariance_type):
-    assert main(argv) == 0
-    captured = capsys.readouterr()
-    assert captured.err == ""
-    out = captured.out
-    assert "272 eruptions" in out
-    assert f"n_components={n_components}" in out and repr(covariance_type) in out
+def _ok(argv):
+    status, out, err = _run(argv)
+    assert status == 0, err
+    assert "Traceback" not in err
+    return out, err
 
-    X, sk = _sklearn_lab(n_components, covariance_type)
-    rows = _parse(out)
-    assert rows.shape == (n_components, 4)
-    # Printed heaviest first, with their component numbers; 3 decimals are printed.
-    np.testing.assert_array_equal(rows[:, 0], np.argsort(-sk.weights_))
-    order = rows[:, 0].astype(int)
-    np.testing.assert_allclose(rows[:, 1], sk.weights_[order], atol=5e-4 + 1e-9)
-    np.testing.assert_allclose(rows[:, 2:], sk.means_[order], atol=5e-4 + 1e-9)
 
-    loglik = float(re.search(r"mean log-likelihood (-?[\d.]+)", out).group(1))
-    np.testing.assert_allclose(loglik, sk.lower_bound_, atol=5e-5 + 1e-9)
+def _read_csv(text_or_path):
+    source = io.StringIO(text_or_path) if isinstance(text_or_path, str) else text_or_path
+    return pd.read_csv(source)
+
+
+def _files(folder):
+    """Every file under ``folder`` (hidden ones included), relative, with its size."""
+    folder = Path(folder)
+    return {
+        str(path.relative_to(folder)): path.stat().st_size
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def _assert_one_error_line(status, out, err):
+    assert status not in (0, None), err
+    assert "Traceback" not in err
+    assert out == ""
+    lines = err.splitlines()
+    errors = [line for line in lines if line.startswith("gaussmix: error:")]
+    others = [line for line in lines if not line.startswith("gaussmix: warning:")]
+    assert len(errors) == 1 and others == errors, err
+    return errors[0]
+
+
+def _mixture_log_density(model, X):
+    """Log-density of ``X`` under the model's parameters, by SciPy."""
+    covariances = np.asarray(model.covariances_)
+    per_component = [
+        np.log(weight) + multivariate_normal(mean, covariance).logpdf(X)
+        for weight, mean, covariance in zip(model.weights_, model.means_, covariances)
+    ]
+    return logsumexp(np.column_stack(per_component), axis=1)
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """The simulated CSV, the model ``gaussmix fit`` wrote for it, and what fit printed."""
+    folder = tmp_path_factory.mktemp("fitted")
+    frame, labels = _simulate()
+    data = folder / "data.csv"
+    frame.to_csv(data, index=False)
+    model_path = folder / "model.gaussmix"
+    status, out, err = _run(
+        [
+            "fit",
+            data,
+            "--columns",
+            ",".join(MODEL_COLUMNS),
+            "--components",
+            "3",
+            "--covariance",
+            "full",
+            "--n-init",
+            "1",
+            "--seed",
+            "0",
+            "--out",
+            model_path,
+        ]
+    )
+    assert status == 0, err
+    return {
+        "folder": folder,
+        "frame": frame,
+        "labels": labels,
+        "data": data,
+        "model_path": model_path,
+        "model": gaussmix.load(model_path),
+        "fit_out": out,
+    }
+
+
+def _model_rows(fitted):
+    return fitted["frame"][MODEL_COLUMNS]
+
+
+# ----------------------------------------------------------------------------- fit
+def test_fit_matches_sklearn_and_the_simulated_truth(fitted):
+    model, rows = fitted["model"], _model_rows(fitted)
+    assert model.n_components == 3 and model.covariance_type == "full"
+    assert list(model.feature_names_in_) == MODEL_COLUMNS
+
+    sk = SkGaussianMixture(3, covariance_type="full", tol=1e-8, max_iter=1000, random_state=0)
+    sk.fit(rows.to_numpy())
+    # Same optimum on separated data; match components by their means.
+    order = [int(np.argmin(np.linalg.norm(sk.means_ - mean, axis=1))) for mean in model.means_]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(model.weights_, sk.weights_[order], atol=1e-5)
+    np.testing.assert_allclose(model.means_, sk.means_[order], atol=1e-4)
+    np.testing.assert_allclose(model.covariances_, sk.covariances_[order], atol=1e-4)
+
+    assert adjusted_rand_score(fitted["labels"], model.predict(rows)) > 0.97
+    truth = TRUE_MEANS[:, ::-1]  # the model's columns are (y, x)
+    for mean in model.means_:
+        assert np.min(np.linalg.norm(truth - mean, axis=1)) < 0.5
+
+    # What fit printed: its model, its criteria on the rows it used, and the file.
+    out = fitted["fit_out"]
+    assert "3 components, full covariance, 2 features (y, x)" in out
     bic, aic = (float(v) for v in re.search(r"BIC (-?[\d.]+)\s+AIC (-?[\d.]+)", out).groups())
-    np.testing.assert_allclose(bic, sk.bic(X), atol=5e-3 + 1e-6)
-    np.testing.assert_allclose(aic, sk.aic(X), atol=5e-3 + 1e-6)
+    np.testing.assert_allclose(bic, sk.bic(rows.to_numpy()), atol=0.01)
+    np.testing.assert_allclose(aic, sk.aic(rows.to_numpy()), atol=0.01)
+    assert f"model: {fitted['model_path']}" in out
 
 
-def test_lab_as_a_module_in_a_fresh_interpreter(capsys):
+def test_fit_over_a_range_picks_the_true_mixture(tmp_path, fitted):
+    out_path = tmp_path / "chosen.gaussmix"
+    out, _ = _ok(
+        [
+            "fit",
+            fitted["data"],
+            "--columns",
+            "x,y",
+            "--components",
+            "1-4",
+            "--covariance",
+            "auto",
+            "--n-init",
+            "1",
+            "--out",
+            out_path,
+        ]
+    )
+    assert re.search(r"best BIC of 16 candidates", out), out
+    model = gaussmix.load(out_path)
+    assert (model.n_components, model.covariance_type) == (3, "full")
+    # The chosen model keeps the names of the columns it was fitted on.
+    assert list(getattr(model, "feature_names_in_", [])) == ["x", "y"]
+    assert adjusted_rand_score(fitted["labels"], model.predict(fitted["frame"][["x", "y"]])) > 0.97
+
+
+# ----------------------------------------------------------------------------- predict
+def test_predict_to_stdout_is_csv_of_the_models_labels_and_probabilities(fitted):
+    out, _ = _ok(["predict", fitted["model_path"], fitted["data"]])
+    table = _read_csv(out)
+    model, rows = fitted["model"], _model_rows(fitted)
+    assert list(table.columns) == ["label", "p0", "p1", "p2"]
+    assert len(table) == N_ROWS
+    np.testing.assert_array_equal(table["label"].to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(
+        table[["p0", "p1", "p2"]].to_numpy(), model.predict_proba(rows), rtol=1e-12, atol=1e-300
+    )
+    assert adjusted_rand_score(fitted["labels"], table["label"]) > 0.97
+
+
+def test_predict_reads_the_models_columns_from_a_file_in_another_order(tmp_path, fitted):
+    # The file's columns are reordered and include a text column the model never saw.
+    frame = fitted["frame"][["noise", "y", "id", "x"]].iloc[::3]
+    data = tmp_path / "reordered.csv"
+    frame.to_csv(data, index=False)
+    written = tmp_path / "labels.csv"
+    _, err = _ok(["predict", fitted["model_path"], data, "--out", written])
+    assert f"wrote {written}" in err
+    table = _read_csv(written)
+    model = fitted["model"]
+    np.testing.assert_array_equal(table["label"].to_numpy(), model.predict(frame[MODEL_COLUMNS]))
+    np.testing.assert_allclose(
+        table[["p0", "p1", "p2"]].to_numpy(),
+        model.predict_proba(frame[MODEL_COLUMNS]),
+        rtol=1e-12,
+        atol=1e-300,
+    )
+    assert _files(tmp_path).keys() == {"reordered.csv", "labels.csv"}
+
+
+# ----------------------------------------------------------------------------- score
+def test_score_writes_log_densities_and_flags_the_lowest_quantile(fitted):
+    out, err = _ok(["score", fitted["model_path"], fitted["data"], "--quantile", "0.1"])
+    table = _read_csv(out)
+    model, rows = fitted["model"], _model_rows(fitted)
+    assert list(table.columns) == ["log_density", "outlier"]
+    log_density = table["log_density"].to_numpy()
+    np.testing.assert_allclose(log_density, model.score_samples(rows), rtol=1e-12)
+    np.testing.assert_allclose(log_density, _mixture_log_density(model, rows.to_numpy()), rtol=1e-9)
+
+    expected = log_density < np.quantile(log_density, 0.1)
+    np.testing.assert_array_equal(table["outlier"].to_numpy(), expected)
+    assert f"{expected.sum()} of {N_ROWS} rows below" in err
+
+
+def test_score_flags_rows_below_a_threshold(fitted):
+    log_density = fitted["model"].score_samples(_model_rows(fitted))
+    threshold = round(float(np.median(log_density)), 2)
+    out, _ = _ok(["score", fitted["model_path"], fitted["data"], "--threshold", threshold])
+    table = _read_csv(out)
+    np.testing.assert_array_equal(table["outlier"].to_numpy(), log_density < threshold)
+    assert 0 < table["outlier"].sum() < N_ROWS
+
+
+# ----------------------------------------------------------------------------- sample
+def test_sample_draws_rows_from_the_model(tmp_path, fitted):
+    n = 3000
+    written = tmp_path / "samples.csv"
+    _ok(["sample", fitted["model_path"], "-n", n, "--seed", 5, "--out", written])
+    table = _read_csv(written)
+    model = fitted["model"]
+    assert list(table.columns) == [*MODEL_COLUMNS, "component"]
+    assert len(table) == n
+    components = table["component"].to_numpy()
+    assert set(np.unique(components)) <= {0, 1, 2}
+
+    # Frequencies and per-component means within 5 standard errors of the model's.
+    frequency = np.bincount(components, minlength=3) / n
+    weights = np.asarray(model.weights_)
+    assert np.all(np.abs(frequency - weights) < 5 * np.sqrt(weights * (1 - weights) / n))
+    X = table[MODEL_COLUMNS].to_numpy()
+    for k in range(3):
+        drawn = X[components == k]
+        standard_error = np.sqrt(np.diag(model.covariances_[k]) / len(drawn))
+        assert np.all(np.abs(drawn.mean(axis=0) - model.means_[k]) < 5 * standard_error)
+
+    # The seed makes the draw reproducible; another seed gives another draw.
+    again, _ = _ok(["sample", fitted["model_path"], "-n", n, "--seed", 5])
+    np.testing.assert_array_equal(_read_csv(again).to_numpy(), table.to_numpy())
+    other, _ = _ok(["sample", fitted["model_path"], "-n", n, "--seed", 6])
+    assert not np.array_equal(_read_csv(other)[MODEL_COLUMNS].to_numpy(), X)
+
+
+# ----------------------------------------------------------------------------- info
+def test_info_prints_every_component(fitted):
+    out, _ = _ok(["info", fitted["model_path"]])
+    model = fitted["model"]
+    assert "3 components, full covariance, 2 features (y, x)" in out
+    number = r"(-?[\d.]+(?:e[-+]?\d+)?)"
+    found = re.findall(rf"component (\d+): weight {number}; mean y={number}, x={number}", out)
+    assert sorted(int(k) for k, *_ in found) == [0, 1, 2], out
+    for k, weight, y, x in found:
+        k = int(k)
+        np.testing.assert_allclose(float(weight), model.weights_[k], atol=5e-4 + 1e-12)
+        np.testing.assert_allclose([float(y), float(x)], model.means_[k], rtol=5e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- plot
+def test_plot_writes_three_figures_that_decode_and_are_not_blank(tmp_path, fitted):
+    from matplotlib.image import imread
+
+    folder = tmp_path / "figures"
+    _ok(["plot", fitted["model_path"], fitted["data"], "--out", folder])
+    names = ["clusters.png", "density.png", "uncertainty.png"]
+    assert sorted(_files(folder)) == names
+    for name in names:
+        pixels = imread(folder / name)
+        assert pixels.shape[:2] == (600, 800), name
+        assert pixels[..., :3].std() > 0, name
+
+
+# ----------------------------------------------------------------------------- Parquet
+def test_parquet_input_gives_the_same_fit_and_predictions_as_csv(tmp_path, fitted):
+    pytest.importorskip("pyarrow")
+    data = tmp_path / "data.parquet"
+    fitted["frame"].to_parquet(data, index=False)
+    model_path = tmp_path / "model.gaussmix"
+    _ok(
+        [
+            "fit",
+            data,
+            "--columns",
+            ",".join(MODEL_COLUMNS),
+            "--components",
+            "3",
+            "--covariance",
+            "full",
+            "--n-init",
+            "1",
+            "--seed",
+            "0",
+            "--out",
+            model_path,
+        ]
+    )
+    model, reference = gaussmix.load(model_path), fitted["model"]
+    assert list(model.feature_names_in_) == MODEL_COLUMNS
+    for attribute in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(
+            getattr(model, attribute), getattr(reference, attribute), rtol=1e-9, atol=1e-12
+        )
+
+    out, _ = _ok(["predict", model_path, data])
+    table = _read_csv(out)
+    rows = _model_rows(fitted)
+    np.testing.assert_array_equal(table["label"].to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(
+        table[["p0", "p1", "p2"]].to_numpy(), model.predict_proba(rows), rtol=1e-12, atol=1e-300
+    )
+
+
+# ----------------------------------------------------------------------------- --help
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_of_every_command_has_an_example(command):
+    status, out, _ = _run([command, "--help"] if command else ["--help"])
+    assert status == 0
+    assert "example" in out
+    assert out.startswith("usage: gaussmix")
+
+
+# ----------------------------------------------------------------------------- bad input
+def _write(folder, name, content):
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return name
+
+
+def _numeric_csv(folder, name="data.csv", n_rows=20):
+    frame, _ = _simulate(n_rows, seed=1)
+    frame[["x", "y"]].to_csv(folder / name, index=False)
+    return name
+
+
+def _model_copy(folder, fitted, name="model.gaussmix"):
+    shutil.copy(fitted["model_path"], folder / name)
+    return name
+
+
+def _truncated_model(folder, fitted):
+    content = fitted["model_path"].read_bytes()
+    return _write(folder, "model.gaussmix", content[: len(content) // 2])
+
+
+def _a_file_named(folder, name="taken"):
+    return _write(folder, name, "a regular file, not a folder\n")
+
+
+BAD_INPUT = {
+    "missing data file": lambda d, f: ["fit", "absent.csv"],
+    "missing data file for predict": lambda d, f: ["predict", _model_copy(d, f), "absent.csv"],
+    "empty file": lambda d, f: ["fit", _write(d, "empty.csv", "")],
+    "blank lines only": lambda d, f: ["fit", _write(d, "blank.csv", "\n\n  \n")],
+    "header only": lambda d, f: ["fit", _write(d, "header.csv", "x,y\n")],
+    "non-numeric columns": lambda d, f: [
+        "fit",
+        _write(d, "text.csv", "x,name,y,city\n1,ann,2,rome\n2,bob,1,oslo\n3,cy,4,rome\n"),
+        "--components",
+        "1",
+    ],
+    "all-NaN column": lambda d, f: [
+        "fit",
+        _write(d, "nan.csv", "x,y\n1,\n2,NaN\n3,\n4,NA\n"),
+        "--components",
+        "1",
+    ],
+    "fewer rows than components": lambda d, f: [
+        "fit",
+        _write(d, "three.csv", "x,y\n1,2\n2,1\n3,5\n"),
+        "--components",
+        "5",
+        "--covariance",
+        "full",
+        "--n-init",
+        "1",
+    ],
+    "fewer rows than any component count": lambda d, f: [
+        "fit",
+        _write(d, "three.csv", "x,y\n1,2\n2,1\n3,5\n"),
+        "--components",
+        "4-6",
+        "--n-init",
+        "1",
+    ],
+    "random bytes as model (predict)": lambda d, f: [
+        "predict",
+        _write(d, "model.gaussmix", np.random.default_rng(0).bytes(700)),
+        _numeric_csv(d),
+    ],
+    "random bytes as model (info)": lambda d, f: [
+        "info",
+        _write(d, "model.gaussmix", np.random.default_rng(1).bytes(700)),
+    ],
+    "truncated model (score)": lambda d, f: ["score", _truncated_model(d, f), _numeric_csv(d)],
+    "truncated model (sample)": lambda d, f: ["sample", _truncated_model(d, f), "-n", "5"],
+    "truncated model (plot)": lambda d, f: ["plot", _truncated_model(d, f), _numeric_csv(d)],
+    "a data file as model": lambda d, f: ["info", _numeric_csv(d)],
+    "missing model file": lambda d, f: ["info", "absent.gaussmix"],
+    "data without the model's columns": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _write(d, "other.csv", "x,z\n1,2\n2,1\n3,5\n"),
+    ],
+    "data with missing values for score": lambda d, f: [
+        "score",
+        _model_copy(d, f),
+        _write(d, "holes.csv", "x,y\n1,2\n2,\n3,5\n"),
+    ],
+    "fit output under a regular file": lambda d, f: [
+        "fit",
+        _numeric_csv(d),
+        "--components",
+        "2",
+        "--covariance",
+        "full",
+        "--n-init",
+        "1",
+        "--out",
+        f"{_a_file_named(d)}/model.gaussmix",
+    ],
+    "predict output under a regular file": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        f"{_a_file_named(d)}/labels.csv",
+    ],
+    "score output under a regular file": lambda d, f: [
+        "score",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        f"{_a_file_named(d)}/scores.csv",
+    ],
+    "sample output under a regular file": lambda d, f: [
+        "sample",
+        _model_copy(d, f),
+        "--out",
+        f"{_a_file_named(d)}/samples.csv",
+    ],
+    "plot folder is a regular file": lambda d, f: [
+        "plot",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        _a_file_named(d),
+    ],
+    "unknown covariance": lambda d, f: ["fit", _numeric_csv(d), "--covariance", "bogus"],
+    "unknown covariance in a list": lambda d, f: ["fit", _numeric_csv(d), "--covariance", "full,x"],
+    "components zero": lambda d, f: ["fit", _numeric_csv(d), "--components", "0"],
+    "components not a number": lambda d, f: ["fit", _numeric_csv(d), "--components", "three"],
+    "components range reversed": lambda d, f: ["fit", _numeric_csv(d), "--components", "4-2"],
+    "components list with zero": lambda d, f: ["fit", _numeric_csv(d), "--components", "2,0"],
+    "lab components zero": lambda d, f: ["lab", "--components", "0"],
+    "quantile outside [0, 1)": lambda d, f: [
+        "score",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--quantile",
+        "1.5",
+    ],
+    "quantile and threshold together": lambda d, f: [
+        "score",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--quantile",
+        "0.1",
+        "--threshold",
+        "-3",
+    ],
+    "no samples": lambda d, f: ["sample", _model_copy(d, f), "-n", "0"],
+}
+
+# What the one error line must mention, where the problem has a name.
+MESSAGE_NAMES = {
+    "missing data file": "absent.csv",
+    "missing data file for predict": "absent.csv",
+    "empty file": "empty",
+    "blank lines only": "empty",
+    "header only": "no data rows",
+    "non-numeric columns": "'name'",
+    "all-NaN column": "'y'",
+    "fewer rows than components": "n_components",
+    "fewer rows than any component count": "exceeds",
+    "random bytes as model (predict)": "model.gaussmix",
+    "truncated model (score)": "truncated",
+    "a data file as model": "data.csv",
+    "missing model file": "absent.gaussmix",
+    "data without the model's columns": "'y'",
+    "data with missing values for score": "missing values",
+    "fit output under a regular file": "taken",
+    "predict output under a regular file": "taken",
+    "score output under a regular file": "taken",
+    "sample output under a regular file": "taken",
+    "plot folder is a regular file": "taken",
+    "unknown covariance": "bogus",
+    "unknown covariance in a list": "'x'",
+    "components zero": "'0'",
+    "components not a number": "'three'",
+    "components range reversed": "'4-2'",
+    "components list with zero": "'2,0'",
+    "quantile outside [0, 1)": "1.5",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_one_error_line_and_leaves_no_file(case, tmp_path, monkeypatch, fitted):
+    monkeypatch.chdir(tmp_path)  # default outputs (model.gaussmix, gaussmix-lab) land here
+    argv = BAD_INPUT[case](tmp_path, fitted)
+    before = _files(tmp_path)
+    status, out, err = _run(argv)
+    line = _assert_one_error_line(status, out, err)
+    if case in MESSAGE_NAMES:
+        assert MESSAGE_NAMES[case] in line, line
+    if case == "non-numeric columns":
+        assert "'city'" in line and "--columns" in line
+    assert _files(tmp_path) == before, "the failed command left files behind"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores file permissions"
+)
+@pytest.mark.parametrize("command", ["fit", "predict", "plot"])
+def test_read_only_output_folder_is_one_error_line(command, tmp_path, monkeypatch, fitted):
+    monkeypatch.chdir(tmp_path)
+    data, model = _numeric_csv(tmp_path), _model_copy(tmp_path, fitted)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        argv = {
+            "fit": ["fit", data, "--components", "2", "--n-init", "1", "--out", "locked/m.gm"],
+            "predict": ["predict", model, data, "--out", "locked/labels.csv"],
+            "plot": ["plot", model, data, "--out", "locked"],
+        }[command]
+        line = _assert_one_error_line(*_run(argv))
+        assert "locked" in line
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_a_write_that_fails_midway_leaves_no_partial_file(command, tmp_path, monkeypatch, fitted):
+    """A full disk after part of the output is written: one error line, nothing left behind."""
+    monkeypatch.chdir(tmp_path)
+    data, model = _numeric_csv(tmp_path), _model_copy(tmp_path, fitted)
+
+    def disk_full():
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if command == "fit":
+        # The model file is complete in its temporary file when fsync fails.
+        def fsync(descriptor):
+            raise disk_full()
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        argv = ["fit", data, "--components", "2", "--covariance", "full", "--out", "new.gaussmix"]
+    else:
+        to_csv = pd.DataFrame.to_csv
+
+        def partial_to_csv(frame, path, **kwargs):
+            to_csv(frame.head(2), path, **kwargs)
+            raise disk_full()
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", partial_to_csv)
+        argv = ["predict", model, data, "--out", "labels.csv"]
+    before = _files(tmp_path)
+    line = _assert_one_error_line(*_run(argv))
+    assert os.strerror(errno.ENOSPC) in line
+    assert _files(tmp_path) == before
+
+
+def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
+    """``python -m gaussmix`` end to end: a corrupt model file, exit status 2, one line."""
+    model = tmp_path / "model.gaussmix"
+    model.write_bytes(np.random.default_rng(2).bytes(500))
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n2,1\n3,5\n")
     result = subprocess.run(
-        [sys.executable, "-m", "gaussmix", "lab"],
+        [sys.executable, "-m", "gaussmix", "predict", "model.gaussmix", "data.csv"],
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr
-    main(["lab"])
-    assert result.stdout == capsys.readouterr().out
-    _, sk = _sklearn_lab()
-    rows = _parse(result.stdout)
-    np.testing.assert_allclose(rows[:, 2:], sk.means_[rows[:, 0].astype(int)], atol=5e-4 + 1e-9)
-
-
-@pytest.mark.parametrize("components", ["0", "-1", "300"])
-def test_bad_argument_is_one_line_without_traceback(capsys, components):
-    status = main(["lab", "--components", components])
-    captured = capsys.readouterr()
-    assert status != 0
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("gaussmix: error:")
-    assert "Traceback" not in captured.err
-
-
-def test_bad_argument_exit_status_from_the_shell():
-    result = subprocess.run(
-        [sys.executable, "-m", "gaussmix", "lab", "--components", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert "n_components" in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaussmix: error:"), result.stderr
+    assert "model.gaussmix" in lines[0]
+    assert sorted(_files(tmp_path)) == ["data.csv", "model.gaussmix"]

@@ -1,82 +1,501 @@
-"""The ``gaussmix`` command line: a thin layer over the public Python API."""
+"""The ``gaussmix`` command line: a thin layer over the public Python API.
+
+Every command reads data with :func:`gaussmix.data.read_table`, fits or loads a
+model through the public estimators and :func:`gaussmix.load`, and writes its
+files atomically. Errors are one line on stderr and exit status 2, never a
+traceback; warnings are one line each.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 
-from . import GaussianMixture, __version__
-from .datasets import FAITHFUL_UNITS, load_faithful
+from . import GaussianMixture, GaussianMixtureIC, __version__, load
+from ._atomic import atomic_path, check_writable_folder
+from .covariance import COVARIANCE_MODELS
+from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
+
+EXIT_ERROR = 2
 
 
-def _format_model(model: GaussianMixture, feature_names) -> str:
-    lines = [
-        f"GaussianMixture(n_components={model.n_components}, "
-        f"covariance_type={model.covariance_type!r})",
-        f"  converged: {model.converged_} after {model.n_iter_} iterations; "
-        f"mean log-likelihood {model.lower_bound_:.4f}",
-    ]
-    for k in np.argsort(-model.weights_):
-        mean = ", ".join(
-            f"{name}={value:.3f} {FAITHFUL_UNITS.get(name, '')}".rstrip()
-            for name, value in zip(feature_names, model.means_[k])
+class CommandLineError(ValueError):
+    """A problem with the command line's arguments or inputs."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line naming the command's --help."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"gaussmix: error: {message} (see: {self.prog} --help)\n")
+
+
+def _components(text: str):
+    """``"3"`` -> 3; ``"1-9"`` -> range(1, 10); ``"2,4,6"`` -> [2, 4, 6]."""
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-", 1))
+            if low < 1 or high < low:
+                raise ValueError
+            return range(low, high + 1)
+        if "," in text:
+            values = [int(part) for part in text.split(",")]
+            if min(values) < 1:
+                raise ValueError
+            return values
+        value = int(text)
+        if value < 1:
+            raise ValueError
+        return value
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of components {text!r}: give a positive integer (3), a range "
+            "(1-9) or a list (2,4,6)"
+        ) from None
+
+
+def _covariances(text: str):
+    if text in ("auto", "all"):
+        return list(DEFAULT_COVARIANCE_TYPES) if text == "auto" else sorted(COVARIANCE_MODELS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in COVARIANCE_MODELS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown covariance type {', '.join(unknown) or text!r}; choose from "
+            f"{', '.join(sorted(COVARIANCE_MODELS))}, a comma-separated list, or auto"
         )
+    return names
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _columns(text: str):
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _read(path, columns, model=None):
+    """Rows of ``path`` as a DataFrame, in the model's columns when it names them."""
+    import pandas as pd
+
+    from .data import read_table
+
+    if columns is None and model is not None and hasattr(model, "feature_names_in_"):
+        columns = [str(name) for name in model.feature_names_in_]
+    table = read_table(path, columns=columns)
+    if model is not None and table.X.shape[1] != model.n_features_in_:
+        raise CommandLineError(
+            f"{path}: {table.X.shape[1]} columns, but the model was fitted on "
+            f"{model.n_features_in_}: choose them with --columns"
+        )
+    return pd.DataFrame(table.X, columns=[str(name) for name in table.feature_names])
+
+
+def _complete_rows(frame, path, what):
+    missing = frame.isna().any(axis=1).to_numpy()
+    if missing.any():
+        raise CommandLineError(
+            f"{path}: {int(missing.sum())} rows have missing values; {what} needs complete "
+            "rows: drop or fill them first"
+        )
+    return frame
+
+
+def _write_csv(frame, out):
+    """Write a DataFrame as CSV to ``out`` (atomically) or to stdout."""
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    check_writable_folder(Path(out).parent)
+    with atomic_path(out) as temporary:
+        frame.to_csv(temporary, index=False)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _model_text(model) -> str:
+    names = getattr(model, "feature_names_in_", None)
+    names = (
+        [str(n) for n in names]
+        if names is not None
+        else [f"x{i}" for i in range(model.n_features_in_)]
+    )
+    lines = [
+        f"GaussianMixture: {model.n_components} components, {model.covariance_type} covariance, "
+        f"{model.n_features_in_} features ({', '.join(names)})",
+        f"converged: {'yes' if model.converged_ else 'no'} after {model.n_iter_} iterations; "
+        f"training mean log-likelihood {model.lower_bound_:.4f}",
+        f"free parameters: {model._n_parameters()}",
+    ]
+    for k in np.argsort(-np.asarray(model.weights_)):
+        mean = ", ".join(f"{name}={value:.4g}" for name, value in zip(names, model.means_[k]))
         lines.append(f"  component {k}: weight {model.weights_[k]:.3f}; mean {mean}")
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- commands
 def _lab(args) -> int:
-    X, feature_names = load_faithful()
-    model = GaussianMixture(
+    result = run_lab(
+        args.dataset,
+        data=args.data,
+        columns=args.columns,
+        out_dir=args.out,
         n_components=args.components,
-        covariance_type=args.covariance,
-        n_init=5,
+        covariance_types=args.covariance,
+        criterion=args.criterion,
+        scale=not args.no_scale,
+        missing=args.missing,
+        test_size=args.test_size,
         random_state=args.seed,
-    ).fit(X)
-    print(f"Old Faithful geyser data: {X.shape[0]} eruptions, features {feature_names}")
-    print(_format_model(model, feature_names))
-    print(f"  BIC {model.bic(X):.2f}   AIC {model.aic(X):.2f}")
+        n_init=args.n_init,
+        n_jobs=args.jobs,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(format_summary(result))
     return 0
+
+
+def _fit(args) -> int:
+    frame = _read(args.data, args.columns)
+    complete = ~frame.isna().any(axis=1).to_numpy()
+    if not complete.all():
+        print(
+            f"gaussmix: note: left out {int((~complete).sum())} rows with missing values",
+            file=sys.stderr,
+        )
+        frame = frame[complete]
+    out = Path(args.out)
+    check_writable_folder(out.parent if str(out.parent) else ".")
+    components = args.components
+    if isinstance(components, int) and len(args.covariance) == 1:
+        model = GaussianMixture(
+            n_components=components,
+            covariance_type=args.covariance[0],
+            n_init=args.n_init,
+            tol=1e-6,
+            max_iter=1000,
+            random_state=args.seed,
+        ).fit(frame)
+    else:
+        selector = GaussianMixtureIC(
+            n_components=[components] if isinstance(components, int) else components,
+            covariance_types=args.covariance,
+            criterion=args.criterion,
+            n_init=args.n_init,
+            random_state=args.seed,
+            n_jobs=args.jobs,
+            progress=sys.stderr.isatty(),
+        ).fit(frame)
+        model = selector.best_estimator_
+        table = selector.results_frame().sort_values(args.criterion).head(5)
+        print(f"best {args.criterion.upper()} of {len(selector.results_['bic'])} candidates:")
+        for _, row in table.iterrows():
+            flag = "  (spurious)" if row["spurious"] else ""
+            print(
+                f"  {row['n_components']} {row['covariance_type']}: {row[args.criterion]:.2f}{flag}"
+            )
+    model.save(out)
+    print(_model_text(model))
+    print(f"BIC {model.bic(frame):.2f}  AIC {model.aic(frame):.2f}")
+    print(f"model: {out}")
+    return 0
+
+
+def _predict(args) -> int:
+    import pandas as pd
+
+    model = load(args.model)
+    frame = _complete_rows(_read(args.data, args.columns, model), args.data, "predict")
+    proba = model.predict_proba(frame)
+    output = pd.DataFrame({"label": proba.argmax(axis=1)})
+    for k in range(proba.shape[1]):
+        output[f"p{k}"] = proba[:, k]
+    _write_csv(output, args.out)
+    return 0
+
+
+def _score(args) -> int:
+    import pandas as pd
+
+    model = load(args.model)
+    frame = _complete_rows(_read(args.data, args.columns, model), args.data, "score")
+    log_density = model.score_samples(frame)
+    output = pd.DataFrame({"log_density": log_density})
+    if args.quantile is not None:
+        threshold = float(np.quantile(log_density, args.quantile))
+    else:
+        threshold = args.threshold
+    if threshold is not None:
+        output["outlier"] = log_density < threshold
+        print(
+            f"gaussmix: {int(output['outlier'].sum())} of {len(output)} rows below the "
+            f"log-density threshold {threshold:.4f}",
+            file=sys.stderr,
+        )
+    _write_csv(output, args.out)
+    return 0
+
+
+def _sample(args) -> int:
+    import pandas as pd
+
+    model = load(args.model)
+    if args.seed is not None:
+        model.set_params(random_state=args.seed)
+    X, components = model.sample(args.n)
+    names = getattr(model, "feature_names_in_", None)
+    columns = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(X.shape[1])]
+    output = pd.DataFrame(X, columns=columns)
+    output["component"] = components
+    _write_csv(output, args.out)
+    return 0
+
+
+def _plot(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    model = load(args.model)
+    frame = _complete_rows(_read(args.data, args.columns, model), args.data, "plot")
+    out_dir = check_writable_folder(args.out)
+    n_features = frame.shape[1]
+    for kind in ("clusters", "density", "uncertainty"):
+        if n_features == 2:
+            figure, ax = plt.subplots(figsize=(8, 6))
+            function = {
+                "clusters": plot.plot_clusters,
+                "density": plot.plot_density,
+                "uncertainty": plot.plot_uncertainty,
+            }[kind]
+            function(model, frame, ax=ax)
+        elif n_features <= 5:
+            figure = plot.plot_pairs(model, frame, kind=kind)
+        else:
+            figure, ax = plt.subplots(figsize=(8, 6))
+            plot.plot_projection(model, frame, kind=kind, ax=ax)
+        path = out_dir / f"{kind}.png"
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
+        plt.close(figure)
+        print(f"wrote {path}")
+    return 0
+
+
+def _info(args) -> int:
+    print(_model_text(load(args.model)))
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def _add_data_options(command):
+    command.add_argument(
+        "--columns",
+        type=_columns,
+        default=None,
+        help="comma-separated columns to use (names or 0-based positions); default all, "
+        "or the model's",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``gaussmix`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gaussmix",
         description="Gaussian mixture models: clustering and density estimation.",
+        epilog="example: gaussmix lab   (the whole workflow on the bundled Old Faithful data)",
     )
     parser.add_argument("--version", action="version", version=f"gaussmix {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+
     lab = commands.add_parser(
         "lab",
-        help="fit a Gaussian mixture to the bundled Old Faithful data and print it",
-        description="Fit a Gaussian mixture to the Old Faithful geyser data shipped with "
-        "gaussmix and print the fitted model.",
-        epilog="example: gaussmix lab --components 3 --covariance diag",
+        help="the whole workflow on a bundled data set or your file, with a report",
+        description="Load data, prepare it (missing values, train/test split, scaling), "
+        "choose a Gaussian mixture by BIC, cluster and score both sets, and write figures, "
+        "the model, per-row assignments and an HTML report into --out.",
+        epilog="examples: gaussmix lab | gaussmix lab --dataset iris | "
+        "gaussmix lab --data measurements.csv --columns a,b --out results",
+        formatter_class=formatter,
     )
-    lab.add_argument("--components", type=int, default=2, help="number of components (2)")
+    source = lab.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        default="faithful",
+        choices=["faithful", "iris", "wine", "breast_cancer"],
+        help="bundled data set",
+    )
+    source.add_argument("--data", default=None, help="your CSV or Parquet file instead")
+    _add_data_options(lab)
+    lab.add_argument("--out", default="gaussmix-lab", help="output folder")
+    lab.add_argument(
+        "--components", type=_components, default=range(1, 10), help="numbers of components"
+    )
     lab.add_argument(
         "--covariance",
-        default="full",
-        choices=["full", "tied", "diag", "spherical"],
-        help="covariance type (full)",
+        type=_covariances,
+        default=list(DEFAULT_COVARIANCE_TYPES),
+        help="covariance types (comma-separated, auto, or all)",
     )
-    lab.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    lab.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
+    lab.add_argument("--no-scale", action="store_true", help="do not standardise features")
+    lab.add_argument(
+        "--missing", default="impute", choices=["impute", "drop"], help="rows with missing values"
+    )
+    lab.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction")
+    lab.add_argument("--seed", type=int, default=0, help="random seed")
+    lab.add_argument("--n-init", type=int, default=5, help="starts per candidate model")
+    lab.add_argument("--jobs", type=int, default=None, help="candidates fitted in parallel")
+    lab.add_argument("--no-progress", action="store_true", help="no progress bar")
     lab.set_defaults(handler=_lab)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a mixture to a CSV or Parquet file and save the model",
+        description="Fit a Gaussian mixture to DATA (rows with missing values are left out) "
+        "and save it. A range of components or several covariance types are searched by "
+        "--criterion.",
+        epilog="examples: gaussmix fit data.csv --components 3 --out model.gaussmix | "
+        "gaussmix fit data.csv --components 1-10 --covariance auto",
+        formatter_class=formatter,
+    )
+    fit.add_argument("data", help="CSV or Parquet file")
+    _add_data_options(fit)
+    fit.add_argument(
+        "--components", type=_components, default=range(1, 10), help="3, 1-10 or 2,4,6"
+    )
+    fit.add_argument(
+        "--covariance",
+        type=_covariances,
+        default=list(DEFAULT_COVARIANCE_TYPES),
+        help="full, tied, diag, spherical, ..., a comma-separated list, or auto",
+    )
+    fit.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
+    fit.add_argument("--n-init", type=int, default=5, help="starts per model")
+    fit.add_argument("--seed", type=int, default=0, help="random seed")
+    fit.add_argument("--jobs", type=int, default=None, help="candidates fitted in parallel")
+    fit.add_argument("--out", default="model.gaussmix", help="model file to write")
+    fit.set_defaults(handler=_fit)
+
+    predict = commands.add_parser(
+        "predict",
+        help="component labels and probabilities of each row",
+        description="Write each row's most probable component and the probability of every "
+        "component as CSV.",
+        epilog="example: gaussmix predict model.gaussmix new.csv --out labels.csv",
+        formatter_class=formatter,
+    )
+    predict.add_argument("model", help="model file written by gaussmix fit")
+    predict.add_argument("data", help="CSV or Parquet file")
+    _add_data_options(predict)
+    predict.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    predict.set_defaults(handler=_predict)
+
+    score = commands.add_parser(
+        "score",
+        help="log-density of each row; flag outliers",
+        description="Write each row's log-density under the model as CSV; with --quantile or "
+        "--threshold, also flag rows below it as outliers.",
+        epilog="example: gaussmix score model.gaussmix new.csv --quantile 0.01",
+        formatter_class=formatter,
+    )
+    score.add_argument("model", help="model file written by gaussmix fit")
+    score.add_argument("data", help="CSV or Parquet file")
+    _add_data_options(score)
+    flags = score.add_mutually_exclusive_group()
+    flags.add_argument(
+        "--quantile", type=_fraction, default=None, help="flag the lowest q fraction of rows"
+    )
+    flags.add_argument(
+        "--threshold", type=float, default=None, help="flag rows with log-density below t"
+    )
+    score.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    score.set_defaults(handler=_score)
+
+    sample = commands.add_parser(
+        "sample",
+        help="draw samples from a model",
+        description="Draw N samples from the model and write them, with their component, as CSV.",
+        epilog="example: gaussmix sample model.gaussmix -n 1000 --out samples.csv",
+        formatter_class=formatter,
+    )
+    sample.add_argument("model", help="model file written by gaussmix fit")
+    sample.add_argument("-n", type=int, default=100, help="number of samples")
+    sample.add_argument("--seed", type=int, default=None, help="random seed")
+    sample.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    sample.set_defaults(handler=_sample)
+
+    plot = commands.add_parser(
+        "plot",
+        help="figures of a model on data",
+        description="Write clusters.png, density.png and uncertainty.png of the model on DATA.",
+        epilog="example: gaussmix plot model.gaussmix data.csv --out figures",
+        formatter_class=formatter,
+    )
+    plot.add_argument("model", help="model file written by gaussmix fit")
+    plot.add_argument("data", help="CSV or Parquet file")
+    _add_data_options(plot)
+    plot.add_argument("--out", default="gaussmix-plots", help="output folder")
+    plot.set_defaults(handler=_plot)
+
+    info = commands.add_parser(
+        "info",
+        help="describe a model file",
+        description="Print a model file's components, weights and means.",
+        epilog="example: gaussmix info model.gaussmix",
+        formatter_class=formatter,
+    )
+    info.add_argument("model", help="model file")
+    info.set_defaults(handler=_info)
     return parser
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return args.handler(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"gaussmix: error: {exc}", file=sys.stderr)
-        return 2
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"gaussmix: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            return args.handler(args)
+        except BrokenPipeError:
+            # The reader of stdout (such as `head`) stopped reading: not an error.
+            # stdout goes to devnull so that the interpreter's last flush is quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except (ValueError, TypeError, OSError, ImportError) as exc:
+            print(f"gaussmix: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print("gaussmix: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
