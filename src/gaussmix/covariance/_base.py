@@ -86,6 +86,10 @@ class CovarianceModel(Protocol):
         """Number of free covariance parameters (means and weights not included)."""
         ...
 
+    def check_n_features(self, n_features: int) -> None:
+        """Raise a ValueError naming the models to use when the model cannot fit ``n_features``."""
+        ...
+
     def precisions_cholesky(self, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Upper Cholesky factors of the precisions, and a mask of singular blocks.
 
@@ -157,6 +161,30 @@ class CovarianceModel(Protocol):
         reg_covar: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """New means (relative to the centre) and covariances from merged statistics."""
+        ...
+
+    def scatters(
+        self, nk: np.ndarray, means: np.ndarray, second: np.ndarray, reg_covar: float = 0.0
+    ) -> np.ndarray:
+        """Scatter matrices ``W_k + n_k * reg_covar * I`` in the model's scatter form.
+
+        ``W_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)'`` from merged statistics and
+        means relative to the centre. The form is what the model's estimate
+        depends on: the matrices ``(n_components, n_features, n_features)``, their
+        diagonals ``(n_components, n_features)``, their traces divided by
+        ``n_features`` ``(n_components,)``, or their sum ``(n_features, n_features)``
+        for a shared covariance.
+        """
+        ...
+
+    def covariances_from_scatter(self, counts: np.ndarray, scatters: np.ndarray) -> np.ndarray:
+        """The model's covariances that minimise ``sum_k counts_k log|S_k| + tr(W_k S_k^-1)``.
+
+        A pure function of ``counts`` (shape ``(n_components,)``) and
+        ``scatters`` (the model's scatter form, see :meth:`scatters`): the
+        constrained estimate behind :meth:`m_step`, open to modified counts and
+        scatters (a conjugate prior's posterior mode has this form).
+        """
         ...
 
     def from_pooled(self, pooled_covariance: np.ndarray, n_components: int) -> np.ndarray:
@@ -246,6 +274,9 @@ class ExpandedFeatures:
     every component are one GEMM ``resp @ phi'``. A subclass supplies
     ``n_quadratic``, ``fill_quadratic`` and ``expansion``.
     """
+
+    def check_n_features(self, n_features: int) -> None:
+        """Every expanded-feature model fits any number of features unless it says otherwise."""
 
     def n_quadratic(self, n_features: int) -> int:
         raise NotImplementedError

@@ -68,6 +68,13 @@ class DiagCovariance(ExpandedFeatures):
         variances = np.maximum(second / nk[:, None] - means**2, 0.0)
         return means, variances + reg_covar
 
+    def scatters(self, nk, means, second, reg_covar=0.0):
+        """Diagonals of ``W_k + n_k * reg_covar * I``, shape (n_components, n_features)."""
+        return np.maximum(second - nk[:, None] * means**2, 0.0) + nk[:, None] * reg_covar
+
+    def covariances_from_scatter(self, counts, scatters):
+        return scatters / counts[:, None]
+
     def from_pooled(self, pooled_covariance, n_components):
         return np.repeat(np.diag(pooled_covariance)[None], n_components, axis=0)
 

@@ -122,6 +122,20 @@ class FullCovariance(ExpandedFeatures):
         covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
         return means, covariances
 
+    def scatters(self, nk, means, second, reg_covar=0.0):
+        """``W_k + n_k * reg_covar * I``, shape (n_components, n_features, n_features)."""
+        n_components, n_features = means.shape
+        rows, cols = np.triu_indices(n_features)
+        scatters = np.empty((n_components, n_features, n_features))
+        scatters[:, rows, cols] = second
+        scatters[:, cols, rows] = second
+        scatters -= nk[:, None, None] * means[:, :, None] * means[:, None, :]
+        scatters[:, np.arange(n_features), np.arange(n_features)] += nk[:, None] * reg_covar
+        return scatters
+
+    def covariances_from_scatter(self, counts, scatters):
+        return scatters / counts[:, None, None]
+
     def from_pooled(self, pooled_covariance, n_components):
         return np.repeat(pooled_covariance[None], n_components, axis=0)
 

@@ -43,5 +43,14 @@ class SphericalCovariance(DiagCovariance):
         spread = np.maximum(second[:, 0] / nk - np.sum(means**2, axis=1), 0.0)
         return means, spread / n_features + reg_covar
 
+    def scatters(self, nk, means, second, reg_covar=0.0):
+        """Per-feature scatter ``tr(W_k) / n_features + n_k * reg_covar``, shape (n_components,)."""
+        n_features = means.shape[1]
+        spread = np.maximum(second[:, 0] - nk * np.sum(means**2, axis=1), 0.0)
+        return spread / n_features + nk * reg_covar
+
+    def covariances_from_scatter(self, counts, scatters):
+        return scatters / counts
+
     def from_pooled(self, pooled_covariance, n_components):
         return np.full(n_components, np.trace(pooled_covariance) / pooled_covariance.shape[0])

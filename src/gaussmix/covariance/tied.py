@@ -34,6 +34,9 @@ class TiedCovariance:
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
 
+    def check_n_features(self, n_features):
+        """The shared covariance fits any number of features."""
+
     def precisions_cholesky(self, covariances):
         precisions_chol, singular = self._full.precisions_cholesky(covariances[None])
         return precisions_chol[0], singular
@@ -101,6 +104,17 @@ class TiedCovariance:
         covariance = 0.5 * (covariance + covariance.T)
         covariance[np.diag_indices_from(covariance)] += reg_covar
         return means, covariance
+
+    def scatters(self, nk, means, second, reg_covar=0.0):
+        """The pooled ``sum_k W_k + n * reg_covar * I``, shape (n_features, n_features)."""
+        scatter = second - (means * nk[:, None]).T @ means
+        scatter = 0.5 * (scatter + scatter.T)
+        scatter[np.diag_indices_from(scatter)] += nk.sum() * reg_covar
+        return scatter
+
+    def covariances_from_scatter(self, counts, scatters):
+        """The shared covariance from the pooled scatter (see :meth:`scatters`)."""
+        return scatters / counts.sum()
 
     def from_pooled(self, pooled_covariance, n_components):
         return pooled_covariance.copy()
