@@ -3,6 +3,7 @@
 from .collapse import CollapseError, CollapseWarning
 from .estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 from .model_io import ModelFileError
+from .prior import ConjugatePrior
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ def load(path):
 __all__ = [
     "CollapseError",
     "CollapseWarning",
+    "ConjugatePrior",
     "GaussianMixture",
     "GaussianMixtureIC",
     "ModelFileError",

@@ -31,6 +31,7 @@ def run_em(
     lower_bound: float = -np.inf,
     on_iteration: Callable | None = None,
     collapse: CollapseHandler | None = None,
+    prior=None,
 ) -> EMResult:
     """Iterate EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
@@ -48,6 +49,9 @@ def run_em(
     on_iteration : callable, optional
         ``on_iteration(n_iter, lower_bound, change)`` after every iteration.
     collapse : CollapseHandler, optional
+    prior : ConjugatePrior, optional
+        Posterior-mode M-steps under this prior (see :mod:`gaussmix.prior`);
+        the lower bound stays the mean log-likelihood, as mclust monitors it.
 
     Returns
     -------
@@ -63,7 +67,7 @@ def run_em(
         previous = lower_bound
         stats = e_step_statistics(backend, model, params, centre)
         lower_bound = stats.log_likelihood / stats.total_weight
-        new_params, singular = m_step(model, stats, centre, reg_covar)
+        new_params, singular = m_step(model, stats, centre, reg_covar, prior)
         new_params, reseeded = collapse.resolve(
             new_params, params, empty_components(stats, backend), singular, n_iter
         )

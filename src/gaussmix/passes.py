@@ -14,6 +14,7 @@ import numpy as np
 from .covariance import CovarianceModel
 from .estep import chunk_statistics, log_prob_resp
 from .params import MixtureParams
+from .prior import posterior_mode
 from .stats import merge_statistics
 
 # A component holding less than this fraction of an average sample's weight is empty.
@@ -120,8 +121,12 @@ def label_rows(backend, model, params: MixtureParams, centre):
     return backend.map(chunk_fn, make_work, centre, dtype=dtype)
 
 
-def m_step(model, stats, centre, reg_covar):
+def m_step(model, stats, centre, reg_covar, prior=None):
     """New parameters from merged statistics.
+
+    With a :class:`~gaussmix.prior.ConjugatePrior`, the means and covariances
+    are its posterior mode (:func:`gaussmix.prior.posterior_mode`); the weights
+    stay ``n_k / n`` (mclust puts no prior on them).
 
     Returns
     -------
@@ -130,7 +135,12 @@ def m_step(model, stats, centre, reg_covar):
         Covariance blocks whose Cholesky factorisation failed.
     """
     nk = stats.nk + COUNT_FLOOR
-    means_shifted, covariances = model.m_step(nk, stats.first, stats.second, reg_covar)
+    if prior is None:
+        means_shifted, covariances = model.m_step(nk, stats.first, stats.second, reg_covar)
+    else:
+        means_shifted, covariances = posterior_mode(
+            model, nk, stats.first, stats.second, prior, centre, reg_covar
+        )
     precisions_chol, singular = model.precisions_cholesky(covariances)
     params = MixtureParams(
         weights=nk / nk.sum(),
@@ -141,8 +151,12 @@ def m_step(model, stats, centre, reg_covar):
     return params, singular
 
 
-def initial_params(backend, model, assignment, centre, n_components, reg_covar):
-    """Parameters from initial responsibilities, and the empty and singular masks."""
+def initial_params(backend, model, assignment, centre, n_components, reg_covar, prior=None):
+    """Parameters from initial responsibilities, and the empty and singular masks.
+
+    ``prior`` (a :class:`~gaussmix.prior.ConjugatePrior` or None) makes this first
+    M-step a posterior mode too.
+    """
     n_features = backend.n_features
     identity = model.from_pooled(np.eye(n_features), n_components)
     reference = MixtureParams(
@@ -160,7 +174,7 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar):
         return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
     stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
-    params, singular = m_step(model, stats, centre, reg_covar)
+    params, singular = m_step(model, stats, centre, reg_covar, prior)
     # As scikit-learn, the first weights are n_k / n_samples: they sum to one only
     # when every row is assigned (not for k-means++ or random_from_data seeds), which
     # shifts the first lower bound but nothing after the first M-step.

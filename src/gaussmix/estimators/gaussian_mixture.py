@@ -24,6 +24,7 @@ from ..em import run_em
 from ..init import initial_assignment
 from ..params import EMResult, MixtureParams
 from ..passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
+from ..prior import ConjugatePrior, resolve_prior
 from ._validation import check_finite, check_means, check_sample_weight, check_weights
 
 logger = logging.getLogger("gaussmix")
@@ -110,6 +111,18 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         logger is not configured).
     verbose_interval : int, default=10
         Iterations between progress messages.
+    prior : None, 'default', dict or ConjugatePrior, default=None
+        Conjugate-prior regularisation (Fraley & Raftery 2007, as R mclust's
+        ``prior=priorControl()``): the M-step becomes the posterior mode, so
+        duplicated points or components with fewer points than features no
+        longer drive a covariance singular. None is plain EM. ``'default'`` is
+        mclust's ``defaultPrior`` computed from ``X``; a dict with some of the
+        keys ``'shrinkage'``, ``'mean'``, ``'dof'``, ``'scale'`` replaces those
+        defaults; a :class:`gaussmix.prior.ConjugatePrior` is used as given. See
+        :mod:`gaussmix.prior` for the formulas per model. ``reg_covar`` is still
+        added to each component's scatter first. ``lower_bound_`` and the
+        criteria stay log-likelihoods at the fitted (posterior-mode) parameters,
+        as mclust computes BIC for a prior fit.
 
     Attributes
     ----------
@@ -135,6 +148,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         Most probable component of each training sample under the fitted model
         (what ``fit_predict`` returns; gaussmix also has scikit-learn's clustering
         mixin, while its estimator type stays "DensityEstimator" as scikit-learn's).
+    prior_ : ConjugatePrior or None
+        The prior the fit used, resolved from ``prior`` (None for plain EM).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Present when ``X`` had string column names.
@@ -179,6 +194,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "prior": [None, StrOptions({"default"}), dict, ConjugatePrior],
     }
 
     def __init__(
@@ -198,6 +214,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -213,6 +230,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.prior = prior
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -277,6 +295,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         model = get_covariance_model(self.covariance_type)
         model.check_n_features(n_features)
         inits = self._checked_inits(model, n_features)
+        prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -309,6 +328,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         random_state,
                         collapse,
                         drawn,
+                        prior,
                     )
                     lower_bound = -np.inf
                 else:
@@ -329,6 +349,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         lower_bound=lower_bound,
                         on_iteration=self._progress_reporter(),
                         collapse=collapse,
+                        prior=prior,
                     )
                     status = "converged" if result.converged else "did not converge"
                     if self.verbose == 1:
@@ -354,6 +375,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             )
         self._store(best, model, X.dtype)
         self.labels_ = labels
+        self.prior_ = prior
 
     def _checked_inits(self, model, n_features):
         return {
@@ -379,6 +401,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         random_state,
         collapse,
         assignment=None,
+        prior=None,
     ):
         n_components = self.n_components
         drawn = None
@@ -389,7 +412,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                     X, n_components, self.init_params, random_state, sample_weight
                 )
             drawn, empty, singular = initial_params(
-                backend, model, assignment, centre, n_components, self.reg_covar
+                backend, model, assignment, centre, n_components, self.reg_covar, prior
             )
         weights = drawn.weights if inits["weights"] is None else inits["weights"]
         means = drawn.means if inits["means"] is None else inits["means"]
