@@ -212,7 +212,7 @@ def test_fit_over_a_range_picks_the_true_mixture(tmp_path, fitted):
             "--components",
             "1-4",
             "--covariance",
-            "auto",
+            "sklearn",
             "--n-init",
             "1",
             "--out",

@@ -71,7 +71,9 @@ def _faithful():
     """Standardised Old Faithful and a selector fitted to it over K = 1..4 and all four types."""
     X, _ = load_faithful()
     X = StandardScaler().fit_transform(X)
-    selector = GaussianMixtureIC(n_components=range(1, 5), random_state=0).fit(X)
+    selector = GaussianMixtureIC(
+        n_components=range(1, 5), covariance_types="scikit-learn", random_state=0
+    ).fit(X)
     return X, selector
 
 
@@ -307,7 +309,10 @@ def test_recovers_the_simulated_number_of_components_and_covariance_type(truth):
         ]
     )
     selector = GaussianMixtureIC(
-        n_components=range(1, n_components + 2), n_init=2, random_state=0
+        n_components=range(1, n_components + 2),
+        covariance_types="scikit-learn",
+        n_init=2,
+        random_state=0,
     ).fit(X)
     assert f"{selector.best_n_components_} {selector.best_covariance_type_}" == truth
     # The chosen model found the simulated means (matched one to one).
@@ -593,3 +598,26 @@ def test_methods_before_fit_raise_not_fitted():
             getattr(GaussianMixtureIC(), method)(np.ones((3, 2)))
     with pytest.raises(NotFittedError):
         GaussianMixtureIC().results_frame()
+
+
+def test_default_search_covers_mclusts_models_and_reduces_to_e_and_v_on_one_feature():
+    from gaussmix.covariance import MCLUST_NAMES
+
+    X = _two_blobs(60, seed=3)
+    selector = GaussianMixtureIC(n_components=[2], n_init=1, random_state=0).fit(X)
+    assert selector.results_["covariance_type"] == list(MCLUST_NAMES)
+    univariate = GaussianMixtureIC(n_components=[1, 2], n_init=1, random_state=0).fit(X[:, :1])
+    assert sorted(set(univariate.results_["covariance_type"])) == ["E", "V"]
+    sklearn_named = GaussianMixtureIC(
+        n_components=[2], covariance_types="scikit-learn", n_init=1, random_state=0
+    ).fit(X)
+    assert sorted(sklearn_named.results_["covariance_type"]) == sorted(
+        ["spherical", "diag", "tied", "full"]
+    )
+    # The aliases are the same models: VVV's row equals full's.
+    by_name = dict(zip(selector.results_["covariance_type"], selector.results_["bic"]))
+    sklearn_by_name = dict(
+        zip(sklearn_named.results_["covariance_type"], sklearn_named.results_["bic"])
+    )
+    for alias, name in {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}.items():
+        assert by_name[alias] == sklearn_by_name[name]

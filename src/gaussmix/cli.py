@@ -60,14 +60,18 @@ def _components(text: str):
 
 
 def _covariances(text: str):
-    if text in ("auto", "all"):
-        return list(DEFAULT_COVARIANCE_TYPES) if text == "auto" else sorted(COVARIANCE_MODELS)
+    """``auto``/``mclust``/``all`` -> mclust's 14; ``sklearn`` -> scikit-learn's 4; else a list."""
+    if text in ("auto", "all", "mclust"):
+        return "mclust"
+    if text in ("sklearn", "scikit-learn"):
+        return "scikit-learn"
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in COVARIANCE_MODELS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown covariance type {', '.join(unknown) or text!r}; choose from "
-            f"{', '.join(sorted(COVARIANCE_MODELS))}, a comma-separated list, or auto"
+            f"{', '.join(COVARIANCE_MODELS)}, a comma-separated list, auto (mclust's 14 "
+            "models) or sklearn (scikit-learn's 4)"
         )
     return names
 
@@ -160,7 +164,7 @@ def _lab(args) -> int:
         test_size=args.test_size,
         random_state=args.seed,
         n_init=args.n_init,
-        n_jobs=args.jobs,
+        n_jobs=-1 if args.jobs is None else args.jobs,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(format_summary(result))
@@ -179,7 +183,11 @@ def _fit(args) -> int:
     out = Path(args.out)
     check_writable_folder(out.parent if str(out.parent) else ".")
     components = args.components
-    if isinstance(components, int) and len(args.covariance) == 1:
+    if (
+        isinstance(components, int)
+        and isinstance(args.covariance, list)
+        and len(args.covariance) == 1
+    ):
         model = GaussianMixture(
             n_components=components,
             covariance_type=args.covariance[0],
@@ -350,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--covariance",
         type=_covariances,
-        default=list(DEFAULT_COVARIANCE_TYPES),
-        help="covariance types (comma-separated, auto, or all)",
+        default=DEFAULT_COVARIANCE_TYPES,
+        help="covariance models: auto (mclust's 14), sklearn (scikit-learn's 4), or a "
+        "comma-separated list",
     )
     lab.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
     lab.add_argument("--no-scale", action="store_true", help="do not standardise features")
@@ -361,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction")
     lab.add_argument("--seed", type=int, default=0, help="random seed")
     lab.add_argument("--n-init", type=int, default=5, help="starts per candidate model")
-    lab.add_argument("--jobs", type=int, default=None, help="candidates fitted in parallel")
+    lab.add_argument(
+        "--jobs", type=int, default=None, help="candidates fitted in parallel (default: all CPUs)"
+    )
     lab.add_argument("--no-progress", action="store_true", help="no progress bar")
     lab.set_defaults(handler=_lab)
 
@@ -383,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--covariance",
         type=_covariances,
-        default=list(DEFAULT_COVARIANCE_TYPES),
-        help="full, tied, diag, spherical, ..., a comma-separated list, or auto",
+        default=DEFAULT_COVARIANCE_TYPES,
+        help="full, tied, diag, spherical, EII ... VVV, a comma-separated list, auto "
+        "(mclust's 14) or sklearn",
     )
     fit.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
     fit.add_argument("--n-init", type=int, default=5, help="starts per model")

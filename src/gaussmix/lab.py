@@ -18,6 +18,8 @@ sets, and writes into one folder:
 ``assignments.csv``
     For every input row: its split, label, log-density, uncertainty and
     component probabilities.
+``candidates.csv``
+    Every candidate of the model search: criteria, convergence, spurious flags.
 ``summary.json``
     The numbers of the report, machine-readable.
 
@@ -48,7 +50,7 @@ FIGURE_DPI = 100
 PAIR_PANEL_INCHES = 3.0
 MAX_PAIR_FEATURES = 5
 FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
-DEFAULT_COVARIANCE_TYPES = ("spherical", "diag", "tied", "full")
+DEFAULT_COVARIANCE_TYPES = "mclust"  # the 14 models of R mclust (E and V on one feature)
 
 
 @dataclass
@@ -267,7 +269,7 @@ def run_lab(
     test_size=0.25,
     random_state=0,
     n_init=5,
-    n_jobs=None,
+    n_jobs=-1,
     progress=False,
 ):
     """Run the whole workflow and write its outputs into ``out_dir``.
@@ -293,8 +295,9 @@ def run_lab(
         Seed of the split and of the model search.
     n_init : int, default=5
         Starts per candidate model.
-    n_jobs : int, default=None
-        Candidates fitted in parallel.
+    n_jobs : int, default=-1
+        Candidates fitted in parallel (joblib; -1: one process per CPU, which on
+        two cores halves the search time of the default grid).
     progress : bool, default=False
         Show a progress bar over the candidates.
 
@@ -411,6 +414,9 @@ def run_lab(
     files["assignments"] = out_dir / "assignments.csv"
     with atomic_path(files["assignments"]) as temporary:
         _assignments_frame(model, prepared, prepared.n_rows).to_csv(temporary, index=False)
+    files["candidates"] = out_dir / "candidates.csv"
+    with atomic_path(files["candidates"]) as temporary:
+        selector.results_frame().to_csv(temporary, index=False)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     files["summary"] = out_dir / "summary.json"
     write_text(files["summary"], json.dumps(summary, indent=2))

@@ -1079,10 +1079,14 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
     name = CRITERION_LABELS.get(criterion, criterion.upper())
 
     ax = _new_axes(ax)
-    palette = matplotlib.colormaps["Dark2"]
-    markers = ("o", "s", "^", "D", "v", "P", "*", "h")
+    distinct_types = list(dict.fromkeys(covariance_types))
+    # Up to 8 types: Dark2; mclust's 14: tab20, whose pairs of shades still differ
+    # by marker and line style.
+    palette = matplotlib.colormaps["Dark2" if len(distinct_types) <= 8 else "tab20"]
+    markers = ("o", "s", "^", "D", "v", "P", "X", "h")
+    linestyles = ("-", "--", "-.", ":")
     finite = np.isfinite(values)
-    for i, covariance_type in enumerate(dict.fromkeys(covariance_types)):
+    for i, covariance_type in enumerate(distinct_types):
         rows = np.flatnonzero((np.array(covariance_types) == covariance_type) & finite & ~spurious)
         rows = rows[np.argsort(n_components[rows], kind="stable")]
         ax.plot(
@@ -1090,6 +1094,7 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
             values[rows],
             color=palette(i % palette.N),
             marker=markers[i % len(markers)],
+            linestyle=linestyles[(i // len(markers)) % len(linestyles)],
             label=covariance_type,
         )
     flagged = spurious & finite
@@ -1125,5 +1130,44 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
     ax.set_xlabel("number of components")
     ax.set_ylabel(f"{name} (lower is better)")
     ax.set_title(f"{name} of every candidate model" if title is None else title)
-    ax.legend(title="covariance type", fontsize="small")
+    _focus_on_the_best(ax, values[finite])
+    many = len(distinct_types) > 6
+    if many:
+        # Below the axes, where a long list does not hide the curves.
+        ax.legend(
+            title="covariance type",
+            fontsize="small",
+            ncol=5,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+        )
+        ax.figure.subplots_adjust(bottom=0.34)
+    else:
+        ax.legend(title="covariance type", fontsize="small")
     return ax
+
+
+def _focus_on_the_best(ax, values):
+    """Cut the y-axis above the bulk of the candidates, so that the best ones are readable.
+
+    A one-component model's criterion is often far above the rest and would
+    squeeze every other candidate into a thin band; candidates above the cut
+    are counted in a note instead of being drawn off-scale.
+    """
+    if values.size < 8:
+        return
+    low, q75 = float(values.min()), float(np.quantile(values, 0.75))
+    top = q75 + 0.5 * (q75 - low)
+    hidden = int(np.sum(values > top))
+    if hidden == 0 or top <= low:
+        return
+    ax.set_ylim(low - 0.05 * (top - low), top)
+    ax.annotate(
+        f"{hidden} candidate{'s' if hidden != 1 else ''} above the axis",
+        xy=(0.01, 0.99),
+        xycoords="axes fraction",
+        ha="left",
+        va="top",
+        fontsize="small",
+        color="0.3",
+    )

@@ -16,8 +16,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import criteria
 from ..collapse import CollapseError, CollapseWarning
-from ..covariance import get_covariance_model
+from ..covariance import MCLUST_NAMES, UNIVARIATE_NAMES, get_covariance_model
 from ..init import initial_assignment
+from ..prior import ConjugatePrior
 from ._validation import check_finite, check_sample_weight
 from .gaussian_mixture import GaussianMixture
 
@@ -80,8 +81,11 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     ----------
     n_components : int or iterable of int, default=range(1, 10)
         Numbers of components to try; an int ``n`` means ``1..n``.
-    covariance_types : str or iterable of str, default=('spherical', 'diag', 'tied', 'full')
-        Covariance models to try (names of ``gaussmix.covariance.COVARIANCE_MODELS``).
+    covariance_types : str or iterable of str, default='mclust'
+        Covariance models to try: names of ``gaussmix.covariance.COVARIANCE_MODELS``,
+        or ``'mclust'`` (mclust's 14 models, EII to VVV, as R's ``Mclust``
+        searches; ``E`` and ``V`` for data with one feature) or ``'scikit-learn'``
+        (spherical, diag, tied, full).
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         Criterion to minimise (scikit-learn's sign: lower is better).
     n_init : int, default=5
@@ -110,6 +114,12 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         Candidates fitted in parallel (joblib); None means 1.
     progress : bool, default=False
         Show a progress bar (tqdm) over the candidates.
+    prior : None, 'default', dict or ConjugatePrior, default=None
+        Conjugate-prior regularisation of every candidate (see
+        :class:`GaussianMixture`); ``'default'`` and a dict are resolved per
+        candidate, as mclust's ``defaultPrior`` depends on the model and the
+        number of components. Criteria are computed from the log-likelihood at
+        the posterior mode, as mclust does.
 
     Attributes
     ----------
@@ -160,12 +170,13 @@ n_iter_, lower_bound_, labels_
         "singular_tol": [Interval(Real, 0.0, None, closed="left")],
         "n_jobs": [Integral, None],
         "progress": ["boolean"],
+        "prior": [None, StrOptions({"default"}), dict, ConjugatePrior],
     }
 
     def __init__(
         self,
         n_components=range(1, 10),
-        covariance_types=("spherical", "diag", "tied", "full"),
+        covariance_types="mclust",
         criterion="bic",
         *,
         n_init=5,
@@ -178,6 +189,7 @@ n_iter_, lower_bound_, labels_
         singular_tol=1e-5,
         n_jobs=None,
         progress=False,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_types = covariance_types
@@ -192,9 +204,10 @@ n_iter_, lower_bound_, labels_
         self.singular_tol = singular_tol
         self.n_jobs = n_jobs
         self.progress = progress
+        self.prior = prior
 
     # ------------------------------------------------------------------ grid
-    def _grid(self):
+    def _grid(self, n_features):
         if isinstance(self.n_components, Integral):
             counts = list(range(1, int(self.n_components) + 1))
         else:
@@ -203,11 +216,13 @@ n_iter_, lower_bound_, labels_
                 raise ValueError(
                     f"n_components must be positive integers, got {list(self.n_components)!r}."
                 )
-        types = (
-            [self.covariance_types]
-            if isinstance(self.covariance_types, str)
-            else list(self.covariance_types)
-        )
+        types = self.covariance_types
+        if types == "mclust":
+            # On one feature the 14 models reduce to E (equal) and V (variable variance).
+            types = UNIVARIATE_NAMES if n_features == 1 else MCLUST_NAMES
+        elif types == "scikit-learn":
+            types = ("spherical", "diag", "tied", "full")
+        types = [types] if isinstance(types, str) else list(types)
         if not types:
             raise ValueError("covariance_types is empty: name at least one covariance model.")
         for name in types:
@@ -225,6 +240,7 @@ n_iter_, lower_bound_, labels_
             n_init=1 if n_components == 1 else self.n_init,
             init_params=self.init_params,
             random_state=seed,
+            prior=self.prior,
         )
 
     # ------------------------------------------------------------------ fitting
@@ -248,7 +264,7 @@ n_iter_, lower_bound_, labels_
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=False
         )
         check_finite(X)
-        counts, types = self._grid()
+        counts, types = self._grid(X.shape[1])
         n_samples = X.shape[0]
         if counts[0] > n_samples:
             raise ValueError(
