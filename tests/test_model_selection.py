@@ -621,3 +621,62 @@ def test_default_search_covers_mclusts_models_and_reduces_to_e_and_v_on_one_feat
     )
     for alias, name in {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}.items():
         assert by_name[alias] == sklearn_by_name[name]
+
+
+# Storage of each mclust model's covariances_ (written out here, independently of the
+# registry) and what one more component adds to its covariance parameters (mclust's
+# counts for D = 2: the difference between K + 1 and K components).
+MCLUST_STORAGE = {
+    **dict.fromkeys(["EII", "VII"], "spherical"),
+    **dict.fromkeys(["EEI", "VEI", "EVI", "VVI"], "diagonal"),
+    "EEE": "shared",
+    **dict.fromkeys(["VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"], "full"),
+}
+MCLUST_OWN_COVARIANCE_2D = {
+    "EII": 0, "VII": 1, "EEI": 0, "VEI": 1, "EVI": 1, "VVI": 2, "EEE": 0,
+    "VEE": 1, "EVE": 1, "VVE": 2, "EEV": 1, "VEV": 2, "EVV": 2, "VVV": 3,
+}  # fmt: skip
+
+
+def _smallest_eigenvalues(covariances, storage, n_components, n_features):
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if storage == "spherical":
+        return covariances
+    if storage == "diagonal":
+        return covariances.min(axis=1)
+    if storage == "shared":
+        return np.full(n_components, np.linalg.eigvalsh(covariances)[0])
+    return np.array([np.linalg.eigvalsh(c)[0] for c in covariances])
+
+
+def test_spurious_guard_covers_all_14_mclust_models_on_repeated_values():
+    X = _discretised_gaussian()
+    with pytest.warns(SpuriousFitWarning):
+        selector = GaussianMixtureIC(
+            n_components=[1, 2, 3], n_init=1, random_state=0, exclude_spurious=False
+        ).fit(X)
+    frame = selector.results_frame()
+    assert set(frame.covariance_type) == set(MCLUST_STORAGE)
+    n_features = X.shape[1]
+    for row, estimator in zip(frame.itertuples(), selector.estimators_):
+        smallest = _smallest_eigenvalues(
+            estimator.covariances_,
+            MCLUST_STORAGE[row.covariance_type],
+            row.n_components,
+            n_features,
+        ).min()
+        points = estimator.weights_ * X.shape[0]
+        needed = 1 + n_features + MCLUST_OWN_COVARIANCE_2D[row.covariance_type]
+        degenerate = smallest < 10 * selector.reg_covar or (
+            row.n_components > 1 and points.min() < needed
+        )
+        assert row.spurious == degenerate, row
+    # Models whose volume or shape may vary per component can flatten one onto a
+    # repeated value; such a fit then wins the naive BIC by far.
+    flagged = frame[frame.spurious]
+    assert len(flagged) >= 3
+    assert frame.loc[selector.best_index_, "spurious"]
+    # With the guard on (the default), the truth -- one Gaussian -- is chosen.
+    with pytest.warns(SpuriousFitWarning, match="excluded"):
+        guarded = GaussianMixtureIC(n_components=[1, 2, 3], n_init=1, random_state=0).fit(X)
+    assert guarded.best_n_components_ == 1
