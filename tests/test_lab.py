@@ -29,6 +29,7 @@ FIGURES = ("clusters", "density", "uncertainty", "criterion")
 FILES = (
     "report.html",
     "model.gaussmix",
+    "model-standardised.gaussmix",
     "assignments.csv",
     "candidates.csv",
     "summary.json",
@@ -129,7 +130,7 @@ def test_chosen_model_and_bic_agree_with_independent_computations(faithful_lab):
     n, d = train.shape
     # 1. The chosen model's BIC from its saved parameters: log-likelihood with SciPy,
     #    parameters counted by hand.
-    model = gaussmix.load(out / "model.gaussmix")
+    model = gaussmix.load(out / "model-standardised.gaussmix")
     chosen = summary["model"]
     assert chosen["covariance_type"] == model.covariance_type
     k = model.n_components
@@ -186,7 +187,7 @@ def test_assignments_cover_every_row_and_match_the_saved_model(faithful_lab):
     X, _ = load_faithful()
     assert len(table) == X.shape[0]
     assert table["split"].value_counts().to_dict() == {"train": 204, "test": 68}
-    model = gaussmix.load(out / "model.gaussmix")
+    model = gaussmix.load(out / "model-standardised.gaussmix")
     train, test = _standardised_faithful_split()
     train_index, test_index = (
         np.sort(index)
@@ -209,7 +210,7 @@ def test_assignments_cover_every_row_and_match_the_saved_model(faithful_lab):
 def test_summary_reports_train_and_test_likelihoods(faithful_lab):
     out = faithful_lab[0]
     summary = json.loads((out / "summary.json").read_text())
-    model = gaussmix.load(out / "model.gaussmix")
+    model = gaussmix.load(out / "model-standardised.gaussmix")
     train, test = _standardised_faithful_split()
     assert summary["train"]["mean_log_likelihood"] == pytest.approx(model.score(train))
     assert summary["test"]["mean_log_likelihood"] == pytest.approx(model.score(test))
@@ -275,14 +276,62 @@ def test_user_file_with_missing_values_is_imputed_or_dropped(tmp_path):
     X[[3, 50, 120], 1] = np.nan
     path = tmp_path / "data.csv"
     pd.DataFrame(X, columns=["a", "b"]).to_csv(path, index=False)
-    imputed = run_lab(data=path, out_dir=tmp_path / "imputed", n_components=range(1, 4))
+    imputed = run_lab(
+        data=path, out_dir=tmp_path / "imputed", n_components=range(1, 4), missing="impute"
+    )
     assert imputed.summary["preprocessing"]["values_imputed"] == 3
     assert imputed.summary["preprocessing"]["rows_dropped"] == 0
     assert imputed.summary["model"]["n_components"] == 2
-    dropped = run_lab(
-        data=path, out_dir=tmp_path / "dropped", n_components=range(1, 4), missing="drop"
-    )
+    dropped = run_lab(data=path, out_dir=tmp_path / "dropped", n_components=range(1, 4))
     assert dropped.summary["preprocessing"]["rows_dropped"] == 3
     table = pd.read_csv(tmp_path / "dropped" / "assignments.csv")
     assert (table["split"] == "dropped").sum() == 3
     assert table.loc[table["split"] == "dropped", "label"].isna().all()
+
+
+def test_model_file_in_data_units_works_on_raw_rows(faithful_lab, tmp_path):
+    """`gaussmix predict` on the raw data file agrees with the standardised model."""
+    out = faithful_lab[0]
+    raw_model = gaussmix.load(out / "model.gaussmix")
+    standardised_model = gaussmix.load(out / "model-standardised.gaussmix")
+    X, names = load_faithful()
+    train, _ = _standardised_faithful_split()
+    train_index, _ = train_test_split(np.arange(len(X)), test_size=0.25, random_state=0)
+    raw_train = X[np.sort(train_index)]
+    frame = pd.DataFrame(raw_train, columns=names)
+    np.testing.assert_array_equal(raw_model.predict(frame), standardised_model.predict(train))
+    log_jacobian = np.sum(np.log(raw_train.std(axis=0)))
+    np.testing.assert_allclose(
+        raw_model.score_samples(frame), standardised_model.score_samples(train) - log_jacobian
+    )
+    path = tmp_path / "raw.csv"
+    frame.to_csv(path, index=False)
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["predict", str(out / "model.gaussmix"), str(path)]) == 0
+    labels = pd.read_csv(io.StringIO(stdout.getvalue()))["label"].to_numpy()
+    np.testing.assert_array_equal(labels, standardised_model.predict(train))
+
+
+def test_one_feature_data_gets_univariate_figures(tmp_path):
+    rng = np.random.RandomState(0)
+    values = np.r_[rng.normal(-3, 1, 150), rng.normal(3, 1, 150)]
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"v": values}).to_csv(path, index=False)
+    result = run_lab(data=path, out_dir=tmp_path / "out", n_components=range(1, 4), n_init=2)
+    assert result.model.n_components == 2
+    assert set(result.selector.results_["covariance_type"]) == {"E", "V"}
+    for name in FIGURES:
+        pixels = matplotlib.image.imread(tmp_path / "out" / f"{name}.png")
+        assert pixels[..., :3].std() > 0.05
+
+
+def test_failed_lab_leaves_no_output_folder(tmp_path):
+    path = tmp_path / "text.csv"
+    path.write_text("a,b\n1,x\n2,y\n")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = cli.main(["lab", "--data", str(path), "--out", str(tmp_path / "out")])
+    assert status != 0
+    assert stderr.getvalue().count("\n") == 1
+    assert not (tmp_path / "out").exists()

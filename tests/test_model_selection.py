@@ -44,10 +44,10 @@ def _n_parameters(covariance_type, n_components, n_features):
 
 
 def _own_parameters(covariance_type, n_features):
-    """Parameters one more component adds: its weight, its mean, its own covariance."""
+    """Points a component needs: 1 + its own covariance parameters, at most D + 1."""
     D = n_features
     covariance = {"full": D * (D + 1) // 2, "tied": 0, "diag": D, "spherical": 1}
-    return 1 + D + covariance[covariance_type]
+    return 1 + min(covariance[covariance_type], D)
 
 
 def _two_blobs(n_per_blob=100, seed=0):
@@ -666,7 +666,7 @@ def test_spurious_guard_covers_all_14_mclust_models_on_repeated_values():
             n_features,
         ).min()
         points = estimator.weights_ * X.shape[0]
-        needed = 1 + n_features + MCLUST_OWN_COVARIANCE_2D[row.covariance_type]
+        needed = 1 + min(MCLUST_OWN_COVARIANCE_2D[row.covariance_type], n_features)
         degenerate = smallest < 10 * selector.reg_covar or (
             row.n_components > 1 and points.min() < needed
         )

@@ -86,6 +86,38 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of parallel jobs (1, 2, ... or -1 for all CPUs), got {text!r}"
+        )
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _columns(text: str):
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -181,7 +213,9 @@ def _fit(args) -> int:
         )
         frame = frame[complete]
     out = Path(args.out)
-    check_writable_folder(out.parent if str(out.parent) else ".")
+    check_writable_folder(out.parent)
+    if out.is_dir():
+        raise CommandLineError(f"--out {str(out)!r} is a folder: give a file name for the model")
     components = args.components
     if (
         isinstance(components, int)
@@ -365,13 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
     lab.add_argument("--no-scale", action="store_true", help="do not standardise features")
     lab.add_argument(
-        "--missing", default="impute", choices=["impute", "drop"], help="rows with missing values"
+        "--missing",
+        default="drop",
+        choices=["drop", "impute"],
+        help="rows with missing values: leave out, or fill in training medians",
     )
     lab.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction")
     lab.add_argument("--seed", type=int, default=0, help="random seed")
-    lab.add_argument("--n-init", type=int, default=5, help="starts per candidate model")
+    lab.add_argument("--n-init", type=_positive_int, default=5, help="starts per candidate model")
     lab.add_argument(
-        "--jobs", type=int, default=None, help="candidates fitted in parallel (default: all CPUs)"
+        "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
     )
     lab.add_argument("--no-progress", action="store_true", help="no progress bar")
     lab.set_defaults(handler=_lab)
@@ -399,9 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(mclust's 14) or sklearn",
     )
     fit.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
-    fit.add_argument("--n-init", type=int, default=5, help="starts per model")
+    fit.add_argument("--n-init", type=_positive_int, default=5, help="starts per model")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
-    fit.add_argument("--jobs", type=int, default=None, help="candidates fitted in parallel")
+    fit.add_argument("--jobs", type=_jobs, default=None, help="candidates fitted in parallel")
     fit.add_argument("--out", default="model.gaussmix", help="model file to write")
     fit.set_defaults(handler=_fit)
 
@@ -435,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantile", type=_fraction, default=None, help="flag the lowest q fraction of rows"
     )
     flags.add_argument(
-        "--threshold", type=float, default=None, help="flag rows with log-density below t"
+        "--threshold", type=_finite, default=None, help="flag rows with log-density below t"
     )
     score.add_argument("--out", default=None, help="CSV file to write (default stdout)")
     score.set_defaults(handler=_score)
@@ -448,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     sample.add_argument("model", help="model file written by gaussmix fit")
-    sample.add_argument("-n", type=int, default=100, help="number of samples")
+    sample.add_argument("-n", type=_positive_int, default=100, help="number of samples")
     sample.add_argument("--seed", type=int, default=None, help="random seed")
     sample.add_argument("--out", default=None, help="CSV file to write (default stdout)")
     sample.set_defaults(handler=_sample)

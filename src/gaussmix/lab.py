@@ -12,9 +12,15 @@ sets, and writes into one folder:
     are shown directly; three to :data:`MAX_PAIR_FEATURES` on a grid of feature
     pairs; more on the first two principal components.
 ``model.gaussmix``
-    The chosen model (fitted on the prepared training rows) in gaussmix's model
-    file format; ``preprocessing.json`` holds the imputation medians and the
-    standardisation that map raw rows to the model's scale.
+    The chosen model in the data's own units, in gaussmix's model file format:
+    ``gaussmix predict model.gaussmix raw.csv`` works on raw rows. Undoing the
+    standardisation keeps the density and the clusters exactly but not every
+    covariance constraint (a spherical component becomes axis-aligned), so
+    this file stores full covariance matrices; the report names the chosen model.
+``model-standardised.gaussmix``
+    The chosen model as fitted, with its covariance model, on the standardised
+    scale; ``preprocessing.json`` holds the medians and the standardisation that
+    map raw rows to that scale.
 ``assignments.csv``
     For every input row: its split, label, log-density, uncertainty and
     component probabilities.
@@ -32,14 +38,17 @@ a thin layer over the public API: data from :mod:`gaussmix.data`, models from
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from ._atomic import atomic_path, check_writable_folder, write_text
+from .covariance import MCLUST_NAMES
 from .data import load_dataset, prepare, read_table
 from .estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 
@@ -95,7 +104,9 @@ def _load(dataset, data, columns):
     loaded = load_dataset(dataset)
     X, names = loaded.X, list(loaded.feature_names)
     if columns:
-        positions = [names.index(c) if c in names else int(c) for c in columns]
+        from .data import _select_columns
+
+        positions = _select_columns(names, columns, loaded.name)
         X, names = X[:, positions], [names[p] for p in positions]
     return (
         X,
@@ -153,10 +164,13 @@ def display_model(model, prepared):
     shown.converged_, shown.n_iter_ = model.converged_, model.n_iter_
     shown.lower_bound_, shown.lower_bounds_ = model.lower_bound_, list(model.lower_bounds_)
     shown.n_features_in_ = n_features
+    names = getattr(prepared, "feature_names", None)
+    if names is not None and len(names) == n_features:
+        shown.feature_names_in_ = np.asarray([str(name) for name in names], dtype=object)
     return shown
 
 
-def _figures(selector, model, shown, X_shown, names, units, out_dir):
+def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out_dir):
     """Draw and save the four figures; return their paths."""
     import matplotlib
 
@@ -168,8 +182,8 @@ def _figures(selector, model, shown, X_shown, names, units, out_dir):
     n_features = X_shown.shape[1]
     paths = {}
     described = (
-        f"{model.n_components}-component Gaussian mixture, {model.covariance_type} covariance "
-        f"(chosen by {selector.criterion.upper()})"
+        f"{model.n_components}-component Gaussian mixture\n{model.covariance_type} covariance, "
+        f"chosen by {selector.criterion.upper()}"
     )
     headings = {
         "clusters": "Clusters",
@@ -185,8 +199,13 @@ def _figures(selector, model, shown, X_shown, names, units, out_dir):
         paths[name] = path
 
     for kind in ("clusters", "density", "uncertainty"):
-        title = f"{headings[kind]} of the {described}"
-        if 3 <= n_features <= MAX_PAIR_FEATURES:
+        title = f"{headings[kind]}: {described}"
+        if n_features == 1:
+            figure, ax = plt.subplots(figsize=FIGURE_INCHES)
+            plot.plot_univariate(
+                shown, X_shown, kind=kind, feature_names=names, units=units, ax=ax, title=title
+            )
+        elif 3 <= n_features <= MAX_PAIR_FEATURES:
             figure = plot.plot_pairs(
                 shown,
                 X_shown,
@@ -201,12 +220,15 @@ def _figures(selector, model, shown, X_shown, names, units, out_dir):
         else:
             figure, ax = plt.subplots(figsize=FIGURE_INCHES)
             if n_features > MAX_PAIR_FEATURES:
+                # Principal components of the features the model saw (standardised
+                # unless --no-scale): in raw units the widest-ranging feature would be PC1.
                 plot.plot_projection(
-                    shown,
-                    X_shown,
+                    model,
+                    X_model,
                     kind=kind,
                     ax=ax,
-                    title=f"{title}\non the first two principal components",
+                    title=f"{title}\non the first two principal components of the "
+                    + ("standardised features" if scaled else "features"),
                 )
             else:
                 function = {
@@ -265,7 +287,7 @@ def run_lab(
     covariance_types=DEFAULT_COVARIANCE_TYPES,
     criterion="bic",
     scale=True,
-    missing="impute",
+    missing="drop",
     test_size=0.25,
     random_state=0,
     n_init=5,
@@ -287,8 +309,10 @@ def run_lab(
     n_components, covariance_types, criterion : as in :class:`GaussianMixtureIC`
     scale : bool, default=True
         Standardise the features (on the training rows' means and deviations).
-    missing : {'impute', 'drop'}, default='impute'
-        Rows with missing values: fill in training medians, or leave the rows out.
+    missing : {'drop', 'impute'}, default='drop'
+        Rows with missing values: leave them out, or fill in training medians.
+        Dropping is the default because imputed values repeat exactly, and a
+        mixture can spend a component on such a spike of repeated values.
     test_size : float, default=0.25
         Fraction of rows held out as the test set (0 for none).
     random_state : int, default=0
@@ -305,13 +329,12 @@ def run_lab(
     -------
     LabResult
     """
-    from sklearn.metrics import adjusted_rand_score
-
-    from .report import render_report
-
     started = time.perf_counter()
-    out_dir = check_writable_folder(out_dir)
     X, names, target, target_names, units, source, description = _load(dataset, data, columns)
+    if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_PAIR_FEATURES:
+        # EVE and VVE's M-steps iterate on a D x D rotation: with many features a
+        # grid of them takes minutes; they are one --covariance away.
+        covariance_types = [name for name in MCLUST_NAMES if name not in ("EVE", "VVE")]
     prepared = prepare(
         X,
         target=target,
@@ -335,6 +358,56 @@ def run_lab(
         ).fit(prepared.X_train)
     model = selector.best_estimator_
     has_test = prepared.X_test.shape[0] > 0
+    out_existed = Path(out_dir).is_dir()
+    out_dir = check_writable_folder(out_dir)
+    try:
+        return _write_outputs(
+            out_dir,
+            started,
+            selector,
+            model,
+            prepared,
+            has_test,
+            names,
+            target,
+            target_names,
+            units,
+            source,
+            description,
+            missing,
+            test_size,
+            random_state,
+            n_init,
+            criterion,
+        )
+    except BaseException:
+        if not out_existed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _write_outputs(
+    out_dir,
+    started,
+    selector,
+    model,
+    prepared,
+    has_test,
+    names,
+    target,
+    target_names,
+    units,
+    source,
+    description,
+    missing,
+    test_size,
+    random_state,
+    n_init,
+    criterion,
+):
+    from sklearn.metrics import adjusted_rand_score
+
+    from .report import render_report
 
     train_labels = model.predict(prepared.X_train)
     sizes = np.bincount(train_labels, minlength=model.n_components)
@@ -405,10 +478,29 @@ def run_lab(
     X_shown = prepared.inverse_transform(
         np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
     )
-    files = _figures(selector, model, shown, X_shown, names, units, out_dir)
+    if hasattr(shown, "feature_names_in_"):
+        import pandas as pd
 
+        X_shown = pd.DataFrame(X_shown, columns=list(shown.feature_names_in_))
+    X_model = np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
+    files = _figures(
+        selector,
+        model,
+        shown,
+        X_shown,
+        X_model,
+        prepared.scaler is not None,
+        names,
+        units,
+        out_dir,
+    )
+
+    # The chosen model in the data's units (usable on raw rows by `gaussmix predict`),
+    # and as fitted, on the standardised scale of preprocessing.json.
     files["model"] = out_dir / "model.gaussmix"
-    model.save(files["model"])
+    shown.save(files["model"])
+    files["model_standardised"] = out_dir / "model-standardised.gaussmix"
+    model.save(files["model_standardised"])
     files["preprocessing"] = out_dir / "preprocessing.json"
     write_text(files["preprocessing"], json.dumps(_preprocessing(prepared, names), indent=2))
     files["assignments"] = out_dir / "assignments.csv"
@@ -471,7 +563,7 @@ def format_summary(result: LabResult) -> str:
         f"search: {s['search']['n_candidates']} candidates by {s['search']['criterion'].upper()}"
         f" ({s['search']['n_spurious']} spurious, excluded)",
         f"chosen: {_model_description(result.model)}; BIC {s['train']['bic']:.2f}, "
-        f"AIC {s['train']['aic']:.2f}",
+        f"AIC {s['train']['aic']:.2f}, ICL {s['train']['icl']:.2f}",
         f"mean log-likelihood: train {s['train']['mean_log_likelihood']:.4f}"
         + (
             f", test {s['test']['mean_log_likelihood']:.4f}"

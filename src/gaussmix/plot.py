@@ -51,6 +51,7 @@ __all__ = [
     "plot_pairs",
     "plot_projection",
     "plot_uncertainty",
+    "plot_univariate",
 ]
 
 KINDS = ("clusters", "density", "uncertainty")
@@ -998,6 +999,115 @@ def _draw_marginal_histogram(ax, values, weights, means, variances):
         label="mixture density (1-D marginal)",
     )
     ax.legend()
+
+
+# ---------------------------------------------------------------------- one feature
+def plot_univariate(
+    model, X, *, kind="clusters", feature_names=None, units=None, ax=None, title=None
+):
+    """The figures of a one-feature mixture: histogram and densities, or uncertainty.
+
+    ``kind="clusters"``: the histogram of each component's samples (stacked, in
+    the component's colour) under the weighted component densities;
+    ``kind="density"``: the histogram of all samples and the mixture density;
+    ``kind="uncertainty"``: each sample's uncertainty (1 - max responsibility)
+    against its value, with the mixture density for reference.
+
+    Parameters
+    ----------
+    model : fitted mixture on one feature
+    X : array-like of shape (n_samples, 1)
+    kind : {"clusters", "density", "uncertainty"}, default="clusters"
+    feature_names, units : as in :func:`plot_clusters`
+    ax : matplotlib.axes.Axes, default=None
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from gaussmix import GaussianMixture
+    >>> from gaussmix.datasets import load_faithful
+    >>> from gaussmix.plot import plot_univariate
+    >>> X, names = load_faithful()
+    >>> gm = GaussianMixture(2, random_state=0).fit(X[:, :1])
+    >>> plot_univariate(gm, X[:, :1], feature_names=names[:1]).get_ylabel()
+    'density'
+    """
+    _check_kind(kind)
+    data = _checked_data(model, X, feature_names, units, "plot_univariate")
+    if data.values.shape[1] != 1:
+        raise ValueError(
+            f"plot_univariate draws one feature, X has {data.values.shape[1]}: use "
+            "plot_clusters, plot_pairs or plot_projection."
+        )
+    values = data.values[:, 0]
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    n_components = len(weights)
+    means = np.asarray(model.means_, dtype=np.float64)[:, 0]
+    variances = component_covariances(model)[:, 0, 0]
+    colors = component_colors(n_components)
+    ax = _new_axes(ax)
+    low, high = values.min(), values.max()
+    pad = 0.08 * (high - low if high > low else 1.0)
+    grid = np.linspace(low - pad, high + pad, 400)
+    stds = np.sqrt(variances)
+    component_density = (
+        weights[:, None]
+        * np.exp(-0.5 * ((grid[None, :] - means[:, None]) / stds[:, None]) ** 2)
+        / (stds[:, None] * np.sqrt(2.0 * np.pi))
+    )
+    if kind == "clusters":
+        labels = np.asarray(model.predict(data.original))
+        groups = [values[labels == k] for k in range(n_components)]
+        ax.hist(
+            groups,
+            bins=np.histogram_bin_edges(values, bins="auto"),
+            stacked=True,
+            density=True,
+            color=colors,
+            alpha=0.6,
+            label=[f"component {k} (weight {weights[k]:.2f})" for k in range(n_components)],
+        )
+        for k in range(n_components):
+            ax.plot(grid, component_density[k], color=colors[k], linewidth=1.5)
+        ax.set_ylabel("density")
+        what = "Clusters"
+    elif kind == "density":
+        ax.hist(
+            values,
+            bins="auto",
+            density=True,
+            color="lightgray",
+            edgecolor="gray",
+            label=f"data ({values.size} samples)",
+        )
+        ax.plot(
+            grid,
+            component_density.sum(axis=0),
+            color="black",
+            linewidth=1.8,
+            label="mixture density",
+        )
+        ax.set_ylabel("density")
+        what = "Density"
+    else:
+        uncertainty = 1.0 - np.asarray(model.predict_proba(data.original)).max(axis=1)
+        ax.scatter(values, uncertainty, s=12, c="tab:purple", label="samples")
+        ax.set_ylabel(UNCERTAINTY_LABEL)
+        twin = ax.twinx()
+        twin.plot(grid, component_density.sum(axis=0), color="black", linewidth=1.0, alpha=0.5)
+        twin.set_ylabel("mixture density")
+        ax.plot([], [], color="black", alpha=0.5, label="mixture density (right axis)")
+        what = "Uncertainty"
+    ax.set_xlabel(_axis_label(data.names[0], data.units[0]))
+    ax.legend(fontsize="small")
+    ax.set_title(f"{what} of a {_n_components_text(model)}" if title is None else title)
+    return ax
 
 
 # ----------------------------------------------------------------------- criterion

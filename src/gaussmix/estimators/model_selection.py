@@ -109,7 +109,8 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         A candidate is spurious when a component's own variance in some direction
         (``reg_covar`` removed) is below ``singular_tol`` times the data's
         variance in that direction, or when a component has fewer effective
-        points than its own parameters.
+        points than it needs for its own variances (``1 + min(p_k, D)``, ``p_k``
+        the covariance parameters one more component adds).
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
     progress : bool, default=False
@@ -296,22 +297,24 @@ n_iter_, lower_bound_, labels_
             )
         )
         grid = [(k, name) for name in types for k in counts]
-        fits = parallel(
+        # Results come back in grid order as they finish, so the bar counts finished fits.
+        fits = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_candidate_fit)(self._template(k, name, seed), X, sample_weight, starts[k])
-            for k, name in self._progress(grid)
+            for k, name in grid
         )
+        fits = list(self._progress(fits, len(grid)))
         self._record(X, total_weights, grid, fits)
         self._choose()
         return self
 
-    def _progress(self, grid):
+    def _progress(self, results, total):
         if not self.progress:
-            return grid
+            return results
         try:
             from tqdm.auto import tqdm
         except ImportError:  # pragma: no cover - tqdm comes with the plot extra
-            return grid
-        return tqdm(grid, desc="fitting candidates", unit="model", leave=False)
+            return results
+        return tqdm(results, total=total, desc="fitting candidates", unit="model", leave=False)
 
     def _record(self, X, sample_weight, grid, fits):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
@@ -368,11 +371,13 @@ n_iter_, lower_bound_, labels_
                 f"component {int(flat[0])} has variance at the reg_covar floor in some "
                 f"direction ({ratio[flat[0]]:.1e} of the data's)"
             )
-        # A component's own parameters: its mean, its weight, and what each extra
-        # component adds to the covariance model's count.
+        # Points a component needs for its own variances: what one more component adds
+        # to the model's covariance parameters, capped at the D + 1 points that make
+        # a full covariance non-singular (mclust fits components with fewer points
+        # than parameters; those with fewer than this are degenerate).
         model = get_covariance_model(name)
         own_covariance = model.n_parameters(2, n_features) - model.n_parameters(1, n_features)
-        needed = n_features + 1 + own_covariance
+        needed = 1 + min(own_covariance, n_features)
         few = np.flatnonzero(points < needed)
         if n_components > 1 and few.size:
             reasons.append(
