@@ -237,14 +237,19 @@ def _fit(args) -> int:
             criterion=args.criterion,
             n_init=args.n_init,
             random_state=args.seed,
-            n_jobs=args.jobs,
+            n_jobs=-1 if args.jobs is None else args.jobs,
             progress=sys.stderr.isatty(),
         ).fit(frame)
         model = selector.best_estimator_
-        table = selector.results_frame().sort_values(args.criterion).head(5)
-        print(f"best {args.criterion.upper()} of {len(selector.results_['bic'])} candidates:")
+        table = selector.results_frame()
+        table = table[~table["spurious"]].sort_values(args.criterion).head(5)
+        n_spurious = int(sum(selector.results_["spurious"]))
+        print(
+            f"best {args.criterion.upper()} of {len(selector.results_['bic'])} candidates"
+            f" ({n_spurious} spurious fits excluded):"
+        )
         for _, row in table.iterrows():
-            flag = "  (spurious)" if row["spurious"] else ""
+            flag = "  <- chosen" if row["chosen"] else ""
             print(
                 f"  {row['n_components']} {row['covariance_type']}: {row[args.criterion]:.2f}{flag}"
             )
@@ -438,7 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
     fit.add_argument("--n-init", type=_positive_int, default=5, help="starts per model")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
-    fit.add_argument("--jobs", type=_jobs, default=None, help="candidates fitted in parallel")
+    fit.add_argument(
+        "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
+    )
     fit.add_argument("--out", default="model.gaussmix", help="model file to write")
     fit.set_defaults(handler=_fit)
 
