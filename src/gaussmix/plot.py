@@ -1251,7 +1251,9 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
             loc="upper center",
             bbox_to_anchor=(0.5, -0.12),
         )
-        ax.figure.subplots_adjust(bottom=0.34)
+        if ax.figure.get_layout_engine() is None:
+            # Without a layout engine the legend below needs the room made by hand.
+            ax.figure.subplots_adjust(bottom=0.34)
     else:
         ax.legend(title="covariance type", fontsize="small")
     return ax
