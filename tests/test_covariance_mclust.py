@@ -468,3 +468,33 @@ def test_bic_recovers_the_simulated_model_and_number_of_components(name):
                 scores[model, k] = gm.fit(X).bic(X)
         wins += min(scores, key=scores.get) == (name, n_components)
     assert wins >= 2
+
+
+@pytest.mark.parametrize("name", ["EVE", "VVE"])
+def test_warm_started_orientation_never_undoes_the_previous_iteration(name):
+    """From the previous covariances, the M-step objective can only go down (monotone EM)."""
+    model = get_covariance_model(name)
+    rng = np.random.RandomState(3)
+    n_components, n_features = 3, 4
+
+    def random_scatters(seed):
+        local = np.random.RandomState(seed)
+        factors = local.normal(size=(n_components, n_features, n_features))
+        return np.einsum("kij,klj->kil", factors, factors) + 0.5 * np.eye(n_features)
+
+    def objective(counts, scatters, covariances):
+        _, log_det = np.linalg.slogdet(covariances)
+        trace = np.einsum("kij,kji->k", scatters, np.linalg.inv(covariances))
+        return float(np.sum(counts * log_det + trace))
+
+    counts = rng.uniform(20, 60, n_components)
+    previous = model.covariances_from_scatter(counts, random_scatters(1))
+    scatters = random_scatters(2)
+    warm = model.covariances_from_scatter(counts, scatters, previous=previous)
+    assert objective(counts, scatters, warm) <= objective(counts, scatters, previous) + 1e-9
+    # From the optimum itself, the warm start stays there.
+    cold = model.covariances_from_scatter(counts, scatters)
+    again = model.covariances_from_scatter(counts, scatters, previous=cold)
+    assert objective(counts, scatters, again) == pytest.approx(
+        objective(counts, scatters, cold), rel=1e-10
+    )

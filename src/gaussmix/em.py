@@ -67,7 +67,9 @@ def run_em(
         previous = lower_bound
         stats = e_step_statistics(backend, model, params, centre)
         lower_bound = stats.log_likelihood / stats.total_weight
-        new_params, singular = m_step(model, stats, centre, reg_covar, prior)
+        new_params, singular = m_step(
+            model, stats, centre, reg_covar, prior, previous=params.covariances
+        )
         new_params, reseeded = collapse.resolve(
             new_params, params, empty_components(stats, backend), singular, n_iter
         )

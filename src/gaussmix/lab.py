@@ -58,6 +58,8 @@ FIGURE_DPI = 100
 # Pair grids are PAIR_PANEL_INCHES per feature, square.
 PAIR_PANEL_INCHES = 3.0
 MAX_PAIR_FEATURES = 5
+# Above this many features the lab's default grid leaves out EVE and VVE.
+MAX_ROTATION_FEATURES = 15
 FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
 DEFAULT_COVARIANCE_TYPES = "mclust"  # the 14 models of R mclust (E and V on one feature)
 
@@ -331,9 +333,10 @@ def run_lab(
     """
     started = time.perf_counter()
     X, names, target, target_names, units, source, description = _load(dataset, data, columns)
-    if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_PAIR_FEATURES:
-        # EVE and VVE's M-steps iterate on a D x D rotation: with many features a
-        # grid of them takes minutes; they are one --covariance away.
+    if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
+        # EVE and VVE fit one D x D rotation shared by all components, by Newton
+        # steps over D (D - 1) / 2 angles: past a few dozen angles a grid of them
+        # takes minutes. They are one --covariance away.
         covariance_types = [name for name in MCLUST_NAMES if name not in ("EVE", "VVE")]
     prepared = prepare(
         X,

@@ -121,12 +121,15 @@ def label_rows(backend, model, params: MixtureParams, centre):
     return backend.map(chunk_fn, make_work, centre, dtype=dtype)
 
 
-def m_step(model, stats, centre, reg_covar, prior=None):
+def m_step(model, stats, centre, reg_covar, prior=None, previous=None):
     """New parameters from merged statistics.
 
     With a :class:`~gaussmix.prior.ConjugatePrior`, the means and covariances
     are its posterior mode (:func:`gaussmix.prior.posterior_mode`); the weights
     stay ``n_k / n`` (mclust puts no prior on them).
+
+    ``previous`` (the covariances the statistics were computed with) lets
+    models with iterative M-steps start from them.
 
     Returns
     -------
@@ -136,7 +139,9 @@ def m_step(model, stats, centre, reg_covar, prior=None):
     """
     nk = stats.nk + COUNT_FLOOR
     if prior is None:
-        means_shifted, covariances = model.m_step(nk, stats.first, stats.second, reg_covar)
+        means_shifted, covariances = model.m_step(
+            nk, stats.first, stats.second, reg_covar, previous=previous
+        )
     else:
         means_shifted, covariances = posterior_mode(
             model, nk, stats.first, stats.second, prior, centre, reg_covar

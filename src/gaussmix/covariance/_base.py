@@ -159,8 +159,13 @@ class CovarianceModel(Protocol):
         first: np.ndarray,
         second: np.ndarray,
         reg_covar: float,
+        previous: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """New means (relative to the centre) and covariances from merged statistics."""
+        """New means (relative to the centre) and covariances from merged statistics.
+
+        ``previous``: the covariances the statistics were computed with, a warm
+        start for models whose M-step iterates (the others ignore it).
+        """
         ...
 
     def scatters(

@@ -28,9 +28,16 @@ class ConstrainedModel:
     same quantity, so nested models agree where their constraints coincide.
     """
 
-    def m_step(self, nk, first, second, reg_covar):
+    # Models whose estimator iterates from a start and can take the previous
+    # iteration's covariances as that start (``covariances_from_scatter(...,
+    # previous=...)``).
+    warm_starts = False
+
+    def m_step(self, nk, first, second, reg_covar, previous=None):
         means = first / nk[:, None]
         scatters = self.scatters(nk, means, second, reg_covar)
+        if self.warm_starts and previous is not None:
+            return means, self.covariances_from_scatter(nk, scatters, previous=previous)
         return means, self.covariances_from_scatter(nk, scatters)
 
     def replace_components(self, covariances, source, components):

@@ -62,7 +62,7 @@ class DiagCovariance(ExpandedFeatures):
         constant = -0.5 * np.sum(means_shifted**2 * precisions, axis=1)
         return -0.5 * precisions, means_shifted * precisions, constant
 
-    def m_step(self, nk, first, second, reg_covar):
+    def m_step(self, nk, first, second, reg_covar, previous=None):
         means = first / nk[:, None]
         # Rounding can push E[x^2] - mu^2 below zero (float32 especially): clamp first.
         variances = np.maximum(second / nk[:, None] - means**2, 0.0)

@@ -233,6 +233,7 @@ def common_orientation(
     equal_volume: bool,
     tol: float = INNER_TOL,
     max_iter: int = INNER_MAX_ITER,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """EVE (``equal_volume``) or VVE: one orientation ``D`` for all components.
 
@@ -253,6 +254,11 @@ def common_orientation(
     lowest ``F`` (``N_ORIENTATION_STARTS`` in all) and the best result is kept.
     Components with a numerically singular scatter are left out of the
     estimate and get a zero covariance.
+
+    With ``start`` (the previous EM iteration's orientation) Newton runs from it
+    alone: every step lowers ``F``, so the M-step never undoes the previous
+    iteration's gain (EM stays monotone) and, starting near the optimum, it
+    takes a few steps instead of hundreds.
     """
     values = np.linalg.eigvalsh(scatters)
     active = ~numerically_singular(values)
@@ -268,10 +274,15 @@ def common_orientation(
             scatter_set,
         ]
     )
-    starts = [*eigh_descending(combinations)[1], np.eye(scatters.shape[-1])]
-    start_values = [float(evaluate(basis_diagonals(scatter_set, start))[0]) for start in starts]
-    # The first start always runs; the others by their F at the start.
-    ranked = [0, *(1 + np.argsort(start_values[1:], kind="stable"))][:N_ORIENTATION_STARTS]
+    if start is not None:
+        starts, ranked = [start], [0]
+    else:
+        starts = [*eigh_descending(combinations)[1], np.eye(scatters.shape[-1])]
+        start_values = [
+            float(evaluate(basis_diagonals(scatter_set, candidate))[0]) for candidate in starts
+        ]
+        # The first start always runs; the others by their F at the start.
+        ranked = [0, *(1 + np.argsort(start_values[1:], kind="stable"))][:N_ORIENTATION_STARTS]
     largest, scale = values[active, -1], scatters.shape[-1] * counts.sum()
     results = [
         _minimise_orientation(scatter_set, largest, evaluate, starts[i], scale, tol, max_iter)
@@ -303,6 +314,16 @@ def _shared_orientation(covariances: np.ndarray) -> np.ndarray:
     return eigh_descending(combination)[1]
 
 
+def _warm_start(previous):
+    """The shared orientation of the previous covariances, when they are all usable."""
+    if previous is None:
+        return None
+    previous = np.asarray(previous, dtype=np.float64)
+    if not np.all(np.isfinite(previous)) or np.any(np.linalg.eigvalsh(previous)[:, 0] <= 0.0):
+        return None
+    return _shared_orientation(previous)
+
+
 # ----------------------------------------------------------------------- models
 class _Ellipsoidal(ConstrainedModel, FullCovariance):
     """Full-matrix storage; the subclass gives the constrained estimator."""
@@ -330,12 +351,13 @@ class EqualVolumeOrientationCovariance(_Ellipsoidal):
     """EVE: ``Sigma_k = lambda D A_k D'``, one volume and orientation, a shape per component."""
 
     name = "EVE"
+    warm_starts = True
 
     def n_parameters(self, n_components, n_features):
         return 1 + n_components * (n_features - 1) + n_features * (n_features - 1) // 2
 
-    def covariances_from_scatter(self, counts, scatters):
-        return common_orientation(counts, scatters, equal_volume=True)
+    def covariances_from_scatter(self, counts, scatters, previous=None):
+        return common_orientation(counts, scatters, equal_volume=True, start=_warm_start(previous))
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)
@@ -349,12 +371,13 @@ class EqualOrientationCovariance(_Ellipsoidal):
     """VVE: ``Sigma_k = lambda_k D A_k D'``, one orientation, volume and shape per component."""
 
     name = "VVE"
+    warm_starts = True
 
     def n_parameters(self, n_components, n_features):
         return n_components * n_features + n_features * (n_features - 1) // 2
 
-    def covariances_from_scatter(self, counts, scatters):
-        return common_orientation(counts, scatters, equal_volume=False)
+    def covariances_from_scatter(self, counts, scatters, previous=None):
+        return common_orientation(counts, scatters, equal_volume=False, start=_warm_start(previous))
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)

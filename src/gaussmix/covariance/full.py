@@ -111,7 +111,7 @@ class FullCovariance(ExpandedFeatures):
         constant = -0.5 * np.einsum("kd,kd->k", means_shifted, linear)
         return quadratic, linear, constant
 
-    def m_step(self, nk, first, second, reg_covar):
+    def m_step(self, nk, first, second, reg_covar, previous=None):
         n_components, n_features = first.shape
         rows, cols = np.triu_indices(n_features)
         scatter = np.empty((n_components, n_features, n_features))

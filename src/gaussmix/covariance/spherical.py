@@ -36,7 +36,7 @@ class SphericalCovariance(DiagCovariance):
         constant = -0.5 * precisions * np.sum(means_shifted**2, axis=1)
         return -0.5 * precisions[:, None], means_shifted * precisions[:, None], constant
 
-    def m_step(self, nk, first, second, reg_covar):
+    def m_step(self, nk, first, second, reg_covar, previous=None):
         n_features = first.shape[1]
         means = first / nk[:, None]
         # Rounding can push E|x|^2 - |mu|^2 below zero (float32 especially): clamp first.

@@ -97,7 +97,7 @@ class TiedCovariance:
         second = np.dot(weighted_rows, XcT.T)
         return resp_weighted.sum(axis=1, dtype=np.float64), first, second
 
-    def m_step(self, nk, first, second, reg_covar):
+    def m_step(self, nk, first, second, reg_covar, previous=None):
         means = first / nk[:, None]
         between = (means * nk[:, None]).T @ means
         covariance = (second - between) / nk.sum()
