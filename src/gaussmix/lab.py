@@ -43,6 +43,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -99,10 +100,20 @@ class LabResult:
     files: dict = field(default_factory=dict)
 
 
+class _Loaded(NamedTuple):
+    X: np.ndarray
+    names: list
+    target: np.ndarray | None
+    target_names: list | None
+    units: dict
+    source: str
+    description: str
+
+
 def _load(dataset, data, columns):
     if data is not None:
         table = read_table(data, columns=columns)
-        return table.X, list(table.feature_names), None, None, {}, str(data), "user data"
+        return _Loaded(table.X, list(table.feature_names), None, None, {}, str(data), "user data")
     loaded = load_dataset(dataset)
     X, names = loaded.X, list(loaded.feature_names)
     if columns:
@@ -110,7 +121,7 @@ def _load(dataset, data, columns):
 
         positions = _select_columns(names, columns, loaded.name)
         X, names = X[:, positions], [names[p] for p in positions]
-    return (
+    return _Loaded(
         X,
         names,
         loaded.target,
@@ -332,7 +343,8 @@ def run_lab(
     LabResult
     """
     started = time.perf_counter()
-    X, names, target, target_names, units, source, description = _load(dataset, data, columns)
+    loaded = _load(dataset, data, columns)
+    X = loaded.X
     if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
         # EVE and VVE fit one D x D rotation shared by all components, by Newton
         # steps over D (D - 1) / 2 angles: past a few dozen angles a grid of them
@@ -340,12 +352,12 @@ def run_lab(
         covariance_types = [name for name in MCLUST_NAMES if name not in ("EVE", "VVE")]
     prepared = prepare(
         X,
-        target=target,
+        target=loaded.target,
         missing=missing,
         scale=scale,
         test_size=test_size,
         random_state=random_state,
-        feature_names=names,
+        feature_names=loaded.names,
     )
     with warnings.catch_warnings():
         # Spurious candidates are counted in the summary and marked in the report.
@@ -359,55 +371,28 @@ def run_lab(
             n_jobs=n_jobs,
             progress=progress,
         ).fit(prepared.X_train)
-    model = selector.best_estimator_
-    has_test = prepared.X_test.shape[0] > 0
     out_existed = Path(out_dir).is_dir()
     out_dir = check_writable_folder(out_dir)
+    settings = {
+        "missing": missing,
+        "test_size": test_size,
+        "random_state": random_state,
+        "n_init": n_init,
+        "criterion": criterion,
+    }
     try:
-        return _write_outputs(
-            out_dir,
-            started,
-            selector,
-            model,
-            prepared,
-            has_test,
-            names,
-            target,
-            target_names,
-            units,
-            source,
-            description,
-            missing,
-            test_size,
-            random_state,
-            n_init,
-            criterion,
-        )
+        return _write_outputs(out_dir, started, selector, prepared, loaded, settings)
     except BaseException:
         if not out_existed:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
 
 
-def _write_outputs(
-    out_dir,
-    started,
-    selector,
-    model,
-    prepared,
-    has_test,
-    names,
-    target,
-    target_names,
-    units,
-    source,
-    description,
-    missing,
-    test_size,
-    random_state,
-    n_init,
-    criterion,
-):
+def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
+    names, target, target_names = loaded.names, loaded.target, loaded.target_names
+    units, source, description = loaded.units, loaded.source, loaded.description
+    model = selector.best_estimator_
+    has_test = prepared.X_test.shape[0] > 0
     from sklearn.metrics import adjusted_rand_score
 
     from .report import render_report
@@ -423,23 +408,23 @@ def _write_outputs(
         "feature_names": names,
         "units": units,
         "preprocessing": {
-            "missing": missing,
+            "missing": settings["missing"],
             "rows_with_missing": int(prepared.n_rows_with_missing),
             "values_imputed": int(prepared.n_values_imputed),
             "rows_dropped": int(prepared.n_rows_dropped),
             "scaled": prepared.scaler is not None,
-            "test_size": test_size,
+            "test_size": settings["test_size"],
             "n_train": int(prepared.X_train.shape[0]),
             "n_test": int(prepared.X_test.shape[0]),
-            "random_state": random_state,
+            "random_state": settings["random_state"],
         },
         "search": {
-            "criterion": criterion,
+            "criterion": settings["criterion"],
             "n_components": [int(k) for k in sorted(set(selector.results_["n_components"]))],
             "covariance_types": list(dict.fromkeys(selector.results_["covariance_type"])),
             "n_candidates": len(selector.results_["bic"]),
             "n_spurious": int(np.sum(selector.results_["spurious"])),
-            "n_init": n_init,
+            "n_init": settings["n_init"],
         },
         "model": {
             "n_components": int(model.n_components),
@@ -518,7 +503,7 @@ def _write_outputs(
     result = LabResult(
         source=source,
         description=description,
-        feature_names=names,
+        feature_names=loaded.names,
         units=units,
         prepared=prepared,
         selector=selector,
