@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split
 import gaussmix
 from gaussmix import cli
 from gaussmix.datasets import load_faithful
-from gaussmix.lab import FIGURE_DPI, FIGURE_INCHES, PAIR_PANEL_INCHES, display_model, run_lab
+from gaussmix.lab import FIGURE_DPI, display_model, run_lab
+from gaussmix.plot import FIGURE_INCHES, PAIR_PANEL_INCHES
 
 FIGURES = ("clusters", "density", "uncertainty", "criterion")
 FILES = (

@@ -321,21 +321,8 @@ def _plot(args) -> int:
     model = load(args.model)
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "plot")
     out_dir = check_writable_folder(args.out)
-    n_features = frame.shape[1]
     for kind in ("clusters", "density", "uncertainty"):
-        if n_features == 2:
-            figure, ax = plt.subplots(figsize=(8, 6))
-            function = {
-                "clusters": plot.plot_clusters,
-                "density": plot.plot_density,
-                "uncertainty": plot.plot_uncertainty,
-            }[kind]
-            function(model, frame, ax=ax)
-        elif n_features <= 5:
-            figure = plot.plot_pairs(model, frame, kind=kind)
-        else:
-            figure, ax = plt.subplots(figsize=(8, 6))
-            plot.plot_projection(model, frame, kind=kind, ax=ax)
+        figure = plot.plot_overview(model, frame, kind=kind)
         path = out_dir / f"{kind}.png"
         with atomic_path(path) as temporary:
             figure.savefig(temporary, format="png", dpi=100)

@@ -101,7 +101,7 @@ def icl(
 
 
 def component_covariance_matrices(
-    covariances: np.ndarray, covariance_type: str, n_components: int, n_features: int
+    covariances: np.ndarray, covariance_type: str | None, n_components: int, n_features: int
 ):
     """Every component's full covariance matrix, from any model's storage.
 
@@ -111,33 +111,53 @@ def component_covariance_matrices(
         A fitted ``covariances_``: ``(K, D, D)`` (one full matrix each),
         ``(D, D)`` (one shared matrix), ``(K, D)`` (diagonals) or ``(K,)`` (one
         variance each).
-    covariance_type : str
-        The model's name; it decides between ``(K, D)`` and ``(D, D)`` when
-        ``K == D``.
+    covariance_type : str or None
+        The model's name, which decides between ``(K, D)`` and ``(D, D)`` when
+        ``K == D``. None reads the storage from the shape alone (for mixtures
+        of a type gaussmix does not register) and refuses that ambiguous case.
     n_components, n_features : int
 
     Returns
     -------
     ndarray of shape (n_components, n_features, n_features)
     """
-    from .covariance import get_covariance_model
-
-    model = get_covariance_model(covariance_type)
-    shape = tuple(model.covariance_shape(n_components, n_features))
     covariances = np.asarray(covariances, dtype=np.float64)
-    if covariances.shape != shape:
-        raise ValueError(
-            f"covariances of shape {covariances.shape} do not fit a {covariance_type!r} "
-            f"model of {n_components} components and {n_features} features ({shape})."
-        )
-    if shape == tuple(model.covariance_shape(n_components + 1, n_features)):
+    K, D = n_components, n_features
+    if covariance_type is not None:
+        from .covariance import get_covariance_model
+
+        model = get_covariance_model(covariance_type)
+        shape = tuple(model.covariance_shape(K, D))
+        if covariances.shape != shape:
+            raise ValueError(
+                f"covariances of shape {covariances.shape} do not fit a {covariance_type!r} "
+                f"model of {K} components and {D} features ({shape})."
+            )
         # Storage independent of the number of components: one shared matrix.
-        return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
+        shared = shape == tuple(model.covariance_shape(K + 1, D))
+    else:
+        shape = covariances.shape
+        if shape not in {(K, D, D), (D, D), (K, D), (K,)}:
+            raise ValueError(
+                f"covariances_ has shape {shape}, which fits none of the storage shapes for "
+                f"{K} components and {D} features: ({K}, {D}, {D}), ({D}, {D}), ({K}, {D}) "
+                f"or ({K},)."
+            )
+        if shape == (D, D) == (K, D) and D > 1:
+            raise ValueError(
+                f"covariances_ of shape {shape} is ambiguous with {K} components and {D} "
+                "features: it may be one shared matrix or one diagonal per component. Give "
+                "the model a covariance_type registered in gaussmix.covariance."
+                "COVARIANCE_MODELS, or store full (K, D, D) covariances."
+            )
+        shared = shape == (D, D) and shape != (K, D)
+    if shared:
+        return np.broadcast_to(covariances, (K, D, D)).copy()
     if covariances.ndim == 3:
         return covariances.copy()
     if covariances.ndim == 2:
-        return np.stack([np.diag(row) for row in covariances])
-    return covariances[:, None, None] * np.eye(n_features)
+        return covariances[:, :, None] * np.eye(D)
+    return covariances[:, None, None] * np.eye(D)
 
 
 def degeneracy(

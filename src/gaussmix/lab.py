@@ -9,7 +9,7 @@ sets, and writes into one folder:
     One self-contained page (figures embedded) with the summary.
 ``clusters.png``, ``density.png``, ``uncertainty.png``, ``criterion.png``
     The figures of :mod:`gaussmix.plot`, in the data's own units. Two features
-    are shown directly; three to :data:`MAX_PAIR_FEATURES` on a grid of feature
+    are shown directly; three to :data:`gaussmix.plot.MAX_PAIR_FEATURES` on a grid of feature
     pairs; more on the first two principal components.
 ``model.gaussmix``
     The chosen model in the data's own units, in gaussmix's model file format:
@@ -53,12 +53,7 @@ from .covariance import MCLUST_NAMES
 from .data import load_dataset, prepare, read_table
 from .estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 
-# Single-panel figures are FIGURE_INCHES at FIGURE_DPI: 800 x 600 pixels.
-FIGURE_INCHES = (8.0, 6.0)
 FIGURE_DPI = 100
-# Pair grids are PAIR_PANEL_INCHES per feature, square.
-PAIR_PANEL_INCHES = 3.0
-MAX_PAIR_FEATURES = 5
 # Above this many features the lab's default grid leaves out EVE and VVE.
 MAX_ROTATION_FEATURES = 15
 FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
@@ -211,47 +206,25 @@ def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out
         plt.close(figure)
         paths[name] = path
 
+    many = n_features > plot.MAX_PAIR_FEATURES
     for kind in ("clusters", "density", "uncertainty"):
         title = f"{headings[kind]}: {described}"
-        if n_features == 1:
-            figure, ax = plt.subplots(figsize=FIGURE_INCHES)
-            plot.plot_univariate(
-                shown, X_shown, kind=kind, feature_names=names, units=units, ax=ax, title=title
+        if many:
+            # Principal components of the features the model saw (standardised
+            # unless --no-scale): in raw units the widest-ranging feature would be PC1.
+            title += "\non the first two principal components of the " + (
+                "standardised features" if scaled else "features"
             )
-        elif 3 <= n_features <= MAX_PAIR_FEATURES:
-            figure = plot.plot_pairs(
-                shown,
-                X_shown,
-                kind=kind,
-                feature_names=names,
-                units=units,
-                max_features=n_features,
-                title=title,
-            )
-            side = PAIR_PANEL_INCHES * n_features
-            figure.set_size_inches(side, side)
-        else:
-            figure, ax = plt.subplots(figsize=FIGURE_INCHES)
-            if n_features > MAX_PAIR_FEATURES:
-                # Principal components of the features the model saw (standardised
-                # unless --no-scale): in raw units the widest-ranging feature would be PC1.
-                plot.plot_projection(
-                    model,
-                    X_model,
-                    kind=kind,
-                    ax=ax,
-                    title=f"{title}\non the first two principal components of the "
-                    + ("standardised features" if scaled else "features"),
-                )
-            else:
-                function = {
-                    "clusters": plot.plot_clusters,
-                    "density": plot.plot_density,
-                    "uncertainty": plot.plot_uncertainty,
-                }[kind]
-                function(shown, X_shown, feature_names=names, units=units, ax=ax, title=title)
+        figure = plot.plot_overview(
+            model if many else shown,
+            X_model if many else X_shown,
+            kind=kind,
+            feature_names=names,
+            units=units,
+            title=title,
+        )
         save(figure, kind)
-    figure, ax = plt.subplots(figsize=FIGURE_INCHES)
+    figure, ax = plt.subplots(figsize=plot.FIGURE_INCHES)
     plot.plot_criterion(selector, ax=ax)
     save(figure, "criterion")
     return paths

@@ -40,6 +40,7 @@ except ImportError as error:
     ) from error
 
 from .covariance import COVARIANCE_MODELS
+from .criteria import component_covariance_matrices
 
 __all__ = [
     "component_colors",
@@ -48,6 +49,7 @@ __all__ = [
     "plot_clusters",
     "plot_criterion",
     "plot_density",
+    "plot_overview",
     "plot_pairs",
     "plot_projection",
     "plot_uncertainty",
@@ -120,35 +122,13 @@ def component_covariances(model):
     (2, 3, 3)
     """
     _check_fitted(model, "component_covariances")
-    means = np.asarray(model.means_, dtype=np.float64)
-    stored = np.asarray(model.covariances_, dtype=np.float64)
-    n_components, n_features = means.shape
-    shape = stored.shape
-    if shape == (n_components, n_features, n_features):
-        return stored.copy()
-    if shape == (n_components,):
-        return stored[:, None, None] * np.eye(n_features)
-    shared_shape = shape == (n_features, n_features)
-    diagonal_shape = shape == (n_components, n_features)
-    if shared_shape and diagonal_shape and n_features > 1:
-        shared = _registered_storage_is_shared(model)
-        if shared is None:
-            raise ValueError(
-                f"covariances_ of shape {shape} is ambiguous with {n_components} components "
-                f"and {n_features} features: it may be one shared matrix or one diagonal per "
-                "component. Give the model a covariance_type registered in "
-                "gaussmix.covariance.COVARIANCE_MODELS, or store full (K, D, D) covariances."
-            )
-        diagonal_shape = not shared
-    if diagonal_shape:
-        return stored[:, :, None] * np.eye(n_features)
-    if shared_shape:
-        return np.broadcast_to(stored, (n_components, n_features, n_features)).copy()
-    raise ValueError(
-        f"covariances_ has shape {shape}, which fits none of the storage shapes for "
-        f"{n_components} components and {n_features} features: ({n_components}, "
-        f"{n_features}, {n_features}), ({n_features}, {n_features}), ({n_components}, "
-        f"{n_features}) or ({n_components},)."
+    n_components, n_features = np.shape(model.means_)
+    name = _covariance_type(model)
+    return component_covariance_matrices(
+        model.covariances_,
+        name if name in COVARIANCE_MODELS else None,
+        n_components,
+        n_features,
     )
 
 
@@ -159,16 +139,6 @@ def _covariance_type(model):
         if isinstance(name, str):
             return name
     return None
-
-
-def _registered_storage_is_shared(model):
-    """Whether the registered model stores one ``(D, D)`` matrix, or None if unknown."""
-    covariance_model = COVARIANCE_MODELS.get(_covariance_type(model))
-    if covariance_model is None:
-        return None
-    # Asked about more features than components, the two storages differ.
-    probe = covariance_model.covariance_shape(1, 2)
-    return tuple(probe) == (2, 2)
 
 
 def marginal_log_density(weights, means, covariances, points):
@@ -1108,6 +1078,79 @@ def plot_univariate(
     ax.legend(fontsize="small")
     ax.set_title(f"{what} of a {_n_components_text(model)}" if title is None else title)
     return ax
+
+
+# ----------------------------------------------------------------------- overview
+# Single panels are FIGURE_INCHES at the caller's dpi; pair grids PAIR_PANEL_INCHES
+# per feature, square.
+FIGURE_INCHES = (8.0, 6.0)
+PAIR_PANEL_INCHES = 3.0
+MAX_PAIR_FEATURES = 5
+
+
+def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, title=None):
+    """One figure of ``kind`` for data of any number of features.
+
+    One feature: :func:`plot_univariate`; two: :func:`plot_clusters`,
+    :func:`plot_density` or :func:`plot_uncertainty`; three to
+    :data:`MAX_PAIR_FEATURES`: :func:`plot_pairs` of all of them; more:
+    :func:`plot_projection` on the first two principal components of ``X``.
+
+    Parameters
+    ----------
+    model : fitted mixture
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    kind : {"clusters", "density", "uncertainty"}, default="clusters"
+    feature_names, units : as in :func:`plot_clusters` (not used for projections)
+    title : str, default=None
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        :data:`FIGURE_INCHES`, or :data:`PAIR_PANEL_INCHES` per feature for a grid.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from gaussmix import GaussianMixture
+    >>> from gaussmix.plot import plot_overview
+    >>> X = load_iris().data
+    >>> figure = plot_overview(GaussianMixture(3, random_state=0).fit(X), X)
+    >>> len(figure.axes) > 1
+    True
+    """
+    _check_kind(kind)
+    n_features = np.shape(X)[1]
+    if 3 <= n_features <= MAX_PAIR_FEATURES:
+        figure = plot_pairs(
+            model,
+            X,
+            kind=kind,
+            feature_names=feature_names,
+            units=units,
+            max_features=n_features,
+            title=title,
+        )
+        side = PAIR_PANEL_INCHES * n_features
+        figure.set_size_inches(side, side)
+        return figure
+    figure, ax = plt.subplots(figsize=FIGURE_INCHES)
+    if n_features == 1:
+        plot_univariate(
+            model, X, kind=kind, feature_names=feature_names, units=units, ax=ax, title=title
+        )
+    elif n_features == 2:
+        function = {
+            "clusters": plot_clusters,
+            "density": plot_density,
+            "uncertainty": plot_uncertainty,
+        }[kind]
+        function(model, X, feature_names=feature_names, units=units, ax=ax, title=title)
+    else:
+        plot_projection(model, X, kind=kind, ax=ax, title=title)
+    return figure
 
 
 # ----------------------------------------------------------------------- criterion
