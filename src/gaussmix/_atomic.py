@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-
-
-def _current_umask() -> int:
-    # The only portable way to read the umask is to set it; done once, at import.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-_UMASK = _current_umask()
 
 
 @contextmanager
@@ -23,7 +15,10 @@ def atomic_path(path):
     """Yield a temporary path next to ``path``; move it onto ``path`` on success.
 
     The temporary file lives in the same folder, so the final ``os.replace`` is
-    atomic; on any error it is removed and ``path`` is left as it was.
+    atomic; before it the file is flushed to disk, after it the folder, so a
+    crash leaves either the old file or the new one. On any error the temporary
+    file is removed, ``path`` is left as it was, and an ``OSError`` names
+    ``path``, not the temporary name.
 
     Parameters
     ----------
@@ -33,22 +28,48 @@ def atomic_path(path):
     Yields
     ------
     pathlib.Path
-        Where to write the content.
+        Where to write the content (created empty, with the permissions the
+        umask gives any new file).
     """
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or "."
-    )
-    os.close(descriptor)
-    temporary = Path(temporary)
+    folder = path.resolve().parent
+    temporary = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    created = False
     try:
+        # Mode 0o666 lets the umask decide, as for any new file (mkstemp gives 0o600).
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        created = True
         yield temporary
-        # mkstemp creates owner-only files; give the result the usual permissions.
-        os.chmod(temporary, 0o666 & ~_UMASK)
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+        created = False
+    except OSError as exc:
+        if exc.errno is not None:
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
         raise
+    finally:
+        if created:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path, text: str) -> None:

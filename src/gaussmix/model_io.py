@@ -12,13 +12,11 @@ code, and the file can be read with NumPy alone:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import math
 import os
-import secrets
 import struct
 import zipfile
 import zlib
@@ -28,6 +26,7 @@ import numpy as np
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
+from ._atomic import atomic_path
 from .covariance import COVARIANCE_MODELS
 
 FORMAT = "gaussmix-model"
@@ -259,53 +258,14 @@ def _encode_param(name: str, value, param_arrays: dict):
 
 
 def _write_atomically(path, members: dict) -> None:
-    """Write the archive to a temporary file beside ``path``, fsync, then rename it."""
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    temporary = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
-    created = False
-    try:
-        # os.open with mode 0o666 lets the umask decide the final permissions, as for
-        # any new file (tempfile would make it 0o600).
-        descriptor = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
-        )
-        created = True
-        with os.fdopen(descriptor, "wb") as file:
-            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, data in members.items():
-                    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-                    info.compress_type = zipfile.ZIP_STORED
-                    info.external_attr = 0o644 << 16
-                    archive.writestr(info, data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-        created = False
-    except OSError as exc:
-        # Name the file the user asked for, not our temporary one.
-        if exc.errno is not None:
-            raise type(exc)(exc.errno, exc.strerror, target) from exc
-        raise
-    finally:
-        if created:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    """Write the archive through :func:`gaussmix._atomic.atomic_path` (fsync, then rename)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, data in members.items():
+                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+                info.compress_type = zipfile.ZIP_STORED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, data)
 
 
 # -------------------------------------------------------------------------- loading
