@@ -1,11 +1,10 @@
 """gaussmix: fast, scikit-learn-compatible Gaussian mixture models."""
 
-from .collapse import CollapseError, CollapseWarning
+from ._version import __version__
+from .data.model_file import ModelFileError
+from .engine.collapse import CollapseError, CollapseWarning
+from .engine.prior import ConjugatePrior
 from .estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
-from .model_io import ModelFileError
-from .prior import ConjugatePrior
-
-__version__ = "0.1.0"
 
 
 def load(path):
@@ -23,7 +22,7 @@ def load(path):
     GaussianMixture
         The fitted model, its parameters identical bit for bit to the saved ones.
     """
-    from .model_io import load_model
+    from .estimators.persistence import load_model
 
     return load_model(path)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import GaussianMixture, GaussianMixtureIC, __version__, load
-from ._atomic import atomic_path, check_writable_folder
 from .covariance import COVARIANCE_MODELS
+from .data.atomic import atomic_path, check_writable_folder
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
 
 EXIT_ERROR = 2

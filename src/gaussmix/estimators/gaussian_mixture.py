@@ -16,15 +16,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import criteria
 from ..backends import InMemoryBackend
-from ..collapse import CollapseHandler
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
-from ..em import run_em
-from ..init import initial_assignment
-from ..params import EMResult, MixtureParams
-from ..passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
-from ..prior import ConjugatePrior, resolve_prior
+from ..engine import criteria
+from ..engine.collapse import CollapseHandler
+from ..engine.em import run_em
+from ..engine.params import EMResult, MixtureParams
+from ..engine.passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
+from ..engine.prior import ConjugatePrior, resolve_prior
+from ..starts import initial_assignment
 from ._validation import check_finite, check_means, check_sample_weight, check_weights
 
 logger = logging.getLogger("gaussmix")
@@ -93,7 +93,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         How the initial responsibilities are drawn. ``'hc'`` is mclust's start:
         model-based hierarchical clustering (deterministic; on a random subset of
-        2000 rows for larger data), see :mod:`gaussmix.hc`.
+        2000 rows for larger data), see :mod:`gaussmix.starts.hierarchical`.
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; drawn by ``init_params`` when None.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -118,8 +118,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         longer drive a covariance singular. None is plain EM. ``'default'`` is
         mclust's ``defaultPrior`` computed from ``X``; a dict with some of the
         keys ``'shrinkage'``, ``'mean'``, ``'dof'``, ``'scale'`` replaces those
-        defaults; a :class:`gaussmix.prior.ConjugatePrior` is used as given. See
-        :mod:`gaussmix.prior` for the formulas per model. ``reg_covar`` is still
+        defaults; a :class:`gaussmix.engine.prior.ConjugatePrior` is used as given. See
+        :mod:`gaussmix.engine.prior` for the formulas per model. ``reg_covar`` is still
         added to each component's scatter first. ``lower_bound_`` and the
         criteria stay log-likelihoods at the fitted (posterior-mode) parameters,
         as mclust computes BIC for a prior fit.
@@ -488,7 +488,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         )
 
     def _inference_pass(self, X, pass_fn, **kwargs):
-        """Run a whole-data pass of ``gaussmix.passes`` over ``X`` with the fitted parameters."""
+        """Run a whole-data pass (``gaussmix.engine.passes``) over ``X`` with fitted parameters."""
         params = self._fitted_params()
         model = get_covariance_model(self.covariance_type)
         # Shift rows by the mixture's mean so far-from-origin data keep their digits.
@@ -676,7 +676,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        from ..model_io import save_model
+        from .persistence import save_model
 
         save_model(self, path)
         return self

@@ -14,11 +14,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import criteria
-from ..collapse import CollapseError, CollapseWarning
 from ..covariance import MCLUST_NAMES, UNIVARIATE_NAMES, get_covariance_model
-from ..init import initial_assignment
-from ..prior import ConjugatePrior
+from ..engine import criteria
+from ..engine.collapse import CollapseError, CollapseWarning
+from ..engine.prior import ConjugatePrior
+from ..starts import initial_assignment
 from ._validation import check_finite, check_sample_weight
 from .gaussian_mixture import GaussianMixture
 

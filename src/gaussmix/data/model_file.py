@@ -1,0 +1,607 @@
+"""Model files: a fitted mixture's arrays and metadata in one file, without pickle.
+
+A model file is a ZIP archive in NumPy's ``.npz`` layout: every array is an
+``.npy`` member, next to ``metadata.json`` (format, versions, parameters, scalar
+fitted attributes) and ``SHA256SUMS`` (the SHA-256 digest of every other
+member). Loading parses only ``.npy`` headers and JSON, so it never executes
+code, and the file can be read with NumPy alone:
+``np.load(path, allow_pickle=False)``. The layout is documented in
+``docs/model-format.md``; change it only together with that document and
+``FORMAT_VERSION``.
+
+This layer reads and writes :class:`StoredModel` values (arrays and metadata);
+:mod:`gaussmix.estimators.persistence` turns estimators into them and back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import struct
+import zipfile
+import zlib
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+
+from .._version import __version__
+from ..covariance import COVARIANCE_MODELS
+from .atomic import atomic_path
+
+FORMAT = "gaussmix-model"
+FORMAT_VERSION = 1
+METADATA_MEMBER = "metadata.json"
+CHECKSUMS_MEMBER = "SHA256SUMS"
+FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+PARAMS_FOLDER = "params/"
+FITTED_SCALARS = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
+
+# A fixed timestamp makes the same model give the same bytes.
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+_DTYPES = ("float32", "float64")
+# A storage layout is recognised by the covariance shape it gives for 2 components
+# of 3 features; readers need the layout, not every covariance type's name.
+_STORAGE_BY_PROBE_SHAPE = {(2, 3, 3): "full", (3, 3): "tied", (2, 3): "diag", (2,): "spherical"}
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+# What a damaged archive can raise while zipfile parses it or reads a member.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded: damaged, edited, not a model, or too new.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    problem : str
+        What is wrong with it, and the fix where there is one.
+
+    Attributes
+    ----------
+    path : str
+    problem : str
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"Cannot load gaussmix model file '{self.path}': {problem}")
+
+
+class StoredModel(NamedTuple):
+    """What a model file holds, as plain values: the file layer's input and output.
+
+    The estimators turn a fitted estimator into one (``gaussmix.estimators.persistence``)
+    and build an estimator from one, so this layer never imports an estimator.
+
+    Attributes
+    ----------
+    estimator : str
+        The estimator's class name, e.g. ``"GaussianMixture"``.
+    params : dict
+        Constructor parameters (``get_params(deep=False)``): JSON values, numeric
+        arrays and ``RandomState`` instances.
+    fitted : dict
+        Scalar fitted attributes (``converged_``, ``n_iter_``, ``lower_bound_``,
+        ``lower_bounds_``, ``n_features_in_``, optionally ``feature_names_in_`` as
+        a list of strings).
+    arrays : dict
+        The fitted arrays named in ``FITTED_ARRAYS``.
+    gaussmix_version : str
+        The gaussmix that wrote the file (the running one when saving).
+    """
+
+    estimator: str
+    params: dict
+    fitted: dict
+    arrays: dict
+    gaussmix_version: str = __version__
+
+
+# --------------------------------------------------------------------------- saving
+def write_model_file(path, stored: StoredModel) -> None:
+    """Write a model to ``path`` as a gaussmix model file.
+
+    The file is first written to a temporary file in the same folder, flushed to
+    disk, then renamed onto ``path``: an existing file at ``path`` is replaced
+    only by a complete one, and a failure leaves neither a partial file nor the
+    temporary one. The same checks as on loading run first, so no file is
+    written that would be refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (no suffix is added; ``.gaussmix`` is a good one).
+    stored : StoredModel
+        The model's parameters, scalar fitted attributes and arrays.
+
+    Raises
+    ------
+    TypeError
+        When a parameter is neither a JSON value, a numeric array nor a ``RandomState``.
+    ValueError
+        When the fitted attributes are inconsistent or not finite.
+    OSError
+        When the file cannot be written (its ``filename`` is ``path``).
+    """
+    _write_atomically(path, _encode(stored))
+
+
+def _encode(stored: StoredModel) -> dict:
+    """The archive's members, name to bytes, in writing order."""
+    class_name, params, fitted = stored.estimator, stored.params, stored.fitted
+    arrays = {name: np.asarray(stored.arrays[name]) for name in FITTED_ARRAYS}
+    try:
+        _check_mixture(params, fitted, arrays)
+        storage = covariance_storage(params["covariance_type"])
+    except ValueError as exc:
+        raise ValueError(f"Cannot save this {class_name}: {exc}") from None
+
+    param_arrays = {}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "gaussmix_version": stored.gaussmix_version,
+        "estimator": class_name,
+        "dtype": arrays["means_"].dtype.name,
+        "covariance_storage": storage,
+        "params": {
+            name: _encode_param(name, value, param_arrays) for name, value in params.items()
+        },
+        "fitted": {name: _encode_json(name, value) for name, value in fitted.items()},
+    }
+    members = {
+        METADATA_MEMBER: (
+            json.dumps(metadata, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        ).encode("utf-8")
+    }
+    for name, array in arrays.items():
+        members[f"{name}.npy"] = _npy_bytes(array)
+    for member, array in param_arrays.items():
+        members[member] = _npy_bytes(array)
+    members[CHECKSUMS_MEMBER] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in members.items()
+    ).encode("ascii")
+    return members
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _encode_float(value: float):
+    """A float as JSON: a number, or a tag for the values strict JSON lacks."""
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return {
+        "type": "float",
+        "value": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"),
+    }
+
+
+def _encode_json(name: str, value):
+    """A scalar, a string or a list of them as JSON; non-finite floats tagged."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return _encode_float(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode_json(name, item) for item in value]
+    raise TypeError(f"'{name}' = {value!r} cannot be saved in a model file.")
+
+
+def _encode_param(name: str, value, param_arrays: dict):
+    """A constructor parameter as JSON; arrays and random states become members."""
+    if isinstance(value, np.random.RandomState):
+        bit_generator, key, pos, has_gauss, cached_gaussian = value.get_state(legacy=True)
+        member = f"{PARAMS_FOLDER}{name}.npy"
+        param_arrays[member] = np.asarray(key, dtype=np.uint32)
+        return {
+            "type": "RandomState",
+            "bit_generator": bit_generator,
+            "member": member,
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": _encode_float(cached_gaussian),
+        }
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            array = np.asarray(None)  # ragged: refused just below
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Parameter '{name}' is an array of dtype {array.dtype}; model files hold "
+                "numeric arrays only: pass numbers."
+            )
+        member = f"{PARAMS_FOLDER}{name}.npy"
+        param_arrays[member] = array
+        return {"type": "array", "member": member}
+    try:
+        return _encode_json(name, value)
+    except TypeError:
+        raise TypeError(
+            f"Parameter '{name}' = {value!r} cannot be saved in a model file: model files "
+            "hold numbers, strings, booleans, None, numeric arrays and RandomState instances."
+        ) from None
+
+
+def _write_atomically(path, members: dict) -> None:
+    """Write the archive through :func:`gaussmix.data.atomic.atomic_path` (fsync, then rename)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, data in members.items():
+                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+                info.compress_type = zipfile.ZIP_STORED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, data)
+
+
+# -------------------------------------------------------------------------- loading
+def read_model_file(path) -> StoredModel:
+    """Read a model file written by :func:`write_model_file`.
+
+    Only ``.npy`` headers and JSON are parsed (never pickle), and every member is
+    checked against its SHA-256 digest before it is used.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A gaussmix model file.
+
+    Returns
+    -------
+    stored : StoredModel
+        The parameters, scalar fitted attributes and arrays (bit for bit, in the
+        saved dtype, native byte order), checked to fit together.
+
+    Raises
+    ------
+    ModelFileError
+        (a ValueError) naming the file and the problem: not a ZIP archive or
+        truncated, a member missing, corrupted or edited, invalid metadata, a
+        format this gaussmix does not know, a newer format version, arrays whose
+        shapes disagree with the parameters, non-finite values.
+    OSError
+        When the file cannot be opened (``FileNotFoundError``,
+        ``IsADirectoryError``, ``PermissionError``), with ``filename`` set.
+    """
+    with open(path, "rb") as file:
+        try:
+            archive = zipfile.ZipFile(file)
+        except _ARCHIVE_ERRORS as exc:
+            raise ModelFileError(
+                path,
+                f"it is not a ZIP archive, or it is truncated ({exc}). Model files are "
+                "written by gaussmix's save_model; write the model again.",
+            ) from None
+        with archive:
+            return _read_archive(archive, path)
+
+
+def _read_archive(archive: zipfile.ZipFile, path) -> StoredModel:
+    names = archive.namelist()
+    if len(set(names)) != len(names):
+        raise ModelFileError(path, "the archive has duplicate member names.")
+    if METADATA_MEMBER not in names:
+        raise ModelFileError(
+            path,
+            f"it has no '{METADATA_MEMBER}' member, so it is not a gaussmix model file "
+            "(an ordinary .npz archive?).",
+        )
+    metadata = _parse_metadata(_read_member(archive, METADATA_MEMBER, path), path)
+    _check_format(metadata, path)
+    contents = _verified_members(archive, names, path)
+    class_name = metadata.get("estimator")
+    if not isinstance(class_name, str):
+        raise ModelFileError(
+            path, f"metadata 'estimator' should be a class name, got {class_name!r}."
+        )
+    used = {METADATA_MEMBER, CHECKSUMS_MEMBER}
+    try:
+        params = _decode_params(metadata, contents, used)
+        fitted = _decode_fitted(metadata)
+        arrays = {}
+        for name in FITTED_ARRAYS:
+            member = f"{name}.npy"
+            arrays[name] = _decode_array(contents, member)
+            used.add(member)
+        unexpected = sorted(set(contents) - used)
+        if unexpected:
+            raise ValueError(
+                f"unexpected member(s) {', '.join(map(repr, unexpected))}: this gaussmix "
+                f"reads format version {FORMAT_VERSION} without them."
+            )
+        _check_dtype(metadata, arrays)
+        _check_mixture(params, fitted, arrays)
+        storage = covariance_storage(params["covariance_type"])
+        if metadata.get("covariance_storage") != storage:
+            raise ValueError(
+                f"metadata 'covariance_storage' is {metadata.get('covariance_storage')!r}, "
+                f"but covariance_type {params['covariance_type']!r} stores {storage!r}."
+            )
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(path, str(exc)) from None
+    version = metadata.get("gaussmix_version")
+    return StoredModel(
+        class_name, params, fitted, arrays, version if isinstance(version, str) else "(unknown)"
+    )
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
+    try:
+        # zipfile checks each member's CRC-32 as it reads it.
+        return archive.read(name)
+    except _ARCHIVE_ERRORS as exc:
+        raise ModelFileError(
+            path, f"member '{name}' is corrupted ({exc}); write the model again."
+        ) from None
+
+
+def _parse_metadata(data: bytes, path) -> dict:
+    try:
+        metadata = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(
+            path, f"'{METADATA_MEMBER}' is not valid UTF-8 JSON ({exc})."
+        ) from None
+    if not isinstance(metadata, dict):
+        raise ModelFileError(path, f"'{METADATA_MEMBER}' is not a JSON object.")
+    return metadata
+
+
+def _check_format(metadata: dict, path) -> None:
+    """Refuse other formats and newer versions, before anything else is interpreted."""
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(
+            path, f"its format is {metadata.get('format')!r}, not {FORMAT!r}: not a gaussmix model."
+        )
+    version = metadata.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(path, f"invalid format_version {version!r}: expected an integer >= 1.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            path,
+            f"it was written by a newer gaussmix {metadata.get('gaussmix_version', '(unknown)')} "
+            f"in format version {version}; this gaussmix {__version__} reads up to "
+            f"version {FORMAT_VERSION}. Upgrade gaussmix.",
+        )
+
+
+def _verified_members(archive: zipfile.ZipFile, names: list, path) -> dict:
+    """Every member except ``SHA256SUMS``, each checked against its listed digest."""
+    if CHECKSUMS_MEMBER not in names:
+        raise ModelFileError(path, f"missing member '{CHECKSUMS_MEMBER}' (the members' digests).")
+    listing = _read_member(archive, CHECKSUMS_MEMBER, path)
+    digests = {}
+    try:
+        for line in listing.decode("ascii").splitlines():
+            digest, member = line.split("  ", 1)
+            if len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+                raise ValueError(line)
+            digests[member] = digest
+    except ValueError:
+        raise ModelFileError(
+            path, f"'{CHECKSUMS_MEMBER}' is not a list of '<sha256 hex>  <member>' lines."
+        ) from None
+    for name in names:
+        if name != CHECKSUMS_MEMBER and name not in digests:
+            raise ModelFileError(path, f"member '{name}' has no digest in '{CHECKSUMS_MEMBER}'.")
+    contents = {}
+    for member, digest in digests.items():
+        if member not in names:
+            raise ModelFileError(path, f"missing member '{member}' (listed in {CHECKSUMS_MEMBER}).")
+        data = _read_member(archive, member, path)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ModelFileError(
+                path,
+                f"member '{member}' does not match its SHA-256 digest: the file is corrupted "
+                "or was edited after it was written.",
+            )
+        contents[member] = data
+    return contents
+
+
+def _decode_float(value, name: str) -> float:
+    if isinstance(value, dict) and value.get("type") == "float":
+        if value.get("value") not in _NON_FINITE:
+            raise ValueError(f"'{name}': unknown non-finite float {value.get('value')!r}.")
+        return _NON_FINITE[value["value"]]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"'{name}' should be a number, got {value!r}.")
+    return float(value)
+
+
+def _decode_param(name: str, value, contents: dict, used: set):
+    if not isinstance(value, dict):
+        if isinstance(value, list):
+            raise ValueError(f"parameter '{name}' is a JSON list; arrays are stored as members.")
+        return value
+    kind = value.get("type")
+    if kind == "float":
+        return _decode_float(value, name)
+    if kind not in ("array", "RandomState"):
+        raise ValueError(f"parameter '{name}' has an unknown type {kind!r}.")
+    member = value.get("member")
+    if not isinstance(member, str) or not member.startswith(PARAMS_FOLDER):
+        raise ValueError(f"parameter '{name}' names no member under '{PARAMS_FOLDER}'.")
+    array = _decode_array(contents, member)
+    used.add(member)
+    if kind == "array":
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"parameter '{name}' has a non-numeric dtype {array.dtype}.")
+        return array
+    random_state = np.random.RandomState()
+    try:
+        random_state.set_state(
+            (
+                value["bit_generator"],
+                array,
+                int(value["pos"]),
+                int(value["has_gauss"]),
+                _decode_float(value["cached_gaussian"], name),
+            )
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"parameter '{name}' is not a valid RandomState state ({exc}).") from None
+    return random_state
+
+
+def _decode_params(metadata: dict, contents: dict, used: set) -> dict:
+    params = metadata.get("params")
+    if not isinstance(params, dict):
+        raise ValueError("metadata 'params' should be a JSON object.")
+    return {name: _decode_param(name, value, contents, used) for name, value in params.items()}
+
+
+def _decode_fitted(metadata: dict) -> dict:
+    fitted = metadata.get("fitted")
+    if not isinstance(fitted, dict):
+        raise ValueError("metadata 'fitted' should be a JSON object.")
+    missing = [name for name in FITTED_SCALARS if name not in fitted]
+    if missing:
+        raise ValueError(f"metadata 'fitted' lacks {', '.join(missing)}.")
+    unknown = sorted(set(fitted) - {*FITTED_SCALARS, "feature_names_in_"})
+    if unknown:
+        raise ValueError(f"unknown fitted attribute(s) {', '.join(unknown)}: upgrade gaussmix.")
+    if not isinstance(fitted["lower_bounds_"], list):
+        raise ValueError("'lower_bounds_' should be a list of numbers.")
+    decoded = dict(fitted)
+    decoded["lower_bound_"] = _decode_float(fitted["lower_bound_"], "lower_bound_")
+    decoded["lower_bounds_"] = [
+        _decode_float(value, "lower_bounds_") for value in fitted["lower_bounds_"]
+    ]
+    return decoded
+
+
+def _decode_array(contents: dict, member: str) -> np.ndarray:
+    if member not in contents:
+        raise ValueError(f"missing member '{member}'.")
+    try:
+        return np.lib.format.read_array(io.BytesIO(contents[member]), allow_pickle=False)
+    except (ValueError, SyntaxError, EOFError, TypeError) as exc:
+        raise ValueError(f"member '{member}' is not a valid .npy array ({exc}).") from None
+
+
+def _check_dtype(metadata: dict, arrays: dict) -> None:
+    """Arrays must all be in the dtype the metadata names; byte order is made native."""
+    dtype_name = metadata.get("dtype")
+    if dtype_name not in _DTYPES:
+        raise ValueError(f"metadata 'dtype' is {dtype_name!r}; expected one of {_DTYPES}.")
+    for name, array in arrays.items():
+        if array.dtype.newbyteorder("=") != np.dtype(dtype_name):
+            raise ValueError(
+                f"'{name}' has dtype {array.dtype}, but the metadata says {dtype_name}."
+            )
+        # A file from a big-endian machine: the same values in native order.
+        arrays[name] = array.astype(dtype_name, copy=False)
+
+
+def covariance_storage(covariance_type: str) -> str:
+    """The storage layout of a covariance type's arrays, as a model file names it.
+
+    Parameters
+    ----------
+    covariance_type : str
+        A key of ``gaussmix.covariance.COVARIANCE_MODELS``.
+
+    Returns
+    -------
+    storage : {'full', 'tied', 'diag', 'spherical'}
+        ``(K, D, D)`` matrices, one shared ``(D, D)`` matrix, ``(K, D)``
+        diagonals or ``(K,)`` variances.
+    """
+    shape = tuple(COVARIANCE_MODELS[covariance_type].covariance_shape(2, 3))
+    if shape not in _STORAGE_BY_PROBE_SHAPE:
+        raise ValueError(
+            f"covariance_type {covariance_type!r} stores its covariances in a layout "
+            f"(shape {shape} for 2 components of 3 features) that model format version "
+            f"{FORMAT_VERSION} cannot describe."
+        )
+    return _STORAGE_BY_PROBE_SHAPE[shape]
+
+
+def _check_mixture(params: dict, fitted: dict, arrays: dict) -> None:
+    """Raise a ValueError unless a mixture's attributes fit together.
+
+    The same checks run before saving and after loading, so no file is written
+    that would be refused.
+    """
+    covariance_type = params.get("covariance_type")
+    if covariance_type not in COVARIANCE_MODELS:
+        raise ValueError(
+            f"unknown covariance_type {covariance_type!r}; this gaussmix knows "
+            f"{', '.join(sorted(COVARIANCE_MODELS))}. Upgrade gaussmix if a newer version "
+            "wrote the file."
+        )
+    n_components = params.get("n_components")
+    n_features = fitted["n_features_in_"]
+    for name, value in (("n_components", n_components), ("n_features_in_", n_features)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"'{name}' should be a positive integer, got {value!r}.")
+    if not isinstance(fitted["converged_"], (bool, np.bool_)):
+        raise ValueError(f"'converged_' should be true or false, got {fitted['converged_']!r}.")
+    n_iter = fitted["n_iter_"]
+    if isinstance(n_iter, (bool, np.bool_)) or not isinstance(n_iter, Integral) or n_iter < 0:
+        raise ValueError(f"'n_iter_' should be a non-negative integer, got {n_iter!r}.")
+    names = fitted.get("feature_names_in_")
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != n_features
+        or not all(isinstance(name, str) for name in names)
+    ):
+        raise ValueError(f"'feature_names_in_' should be {n_features} strings.")
+
+    model = COVARIANCE_MODELS[covariance_type]
+    covariance_shape = tuple(model.covariance_shape(n_components, n_features))
+    expected = {
+        "weights_": (n_components,),
+        "means_": (n_components, n_features),
+        "covariances_": covariance_shape,
+        "precisions_": covariance_shape,
+        "precisions_cholesky_": covariance_shape,
+    }
+    dtypes = {array.dtype for array in arrays.values()}
+    if len(dtypes) != 1 or next(iter(dtypes)).name not in _DTYPES:
+        raise ValueError(
+            f"fitted arrays should all be float32 or all float64, got {sorted(map(str, dtypes))}."
+        )
+    for name, shape in expected.items():
+        array = arrays[name]
+        if array.shape != shape:
+            raise ValueError(
+                f"'{name}' has shape {array.shape}, but n_components={n_components}, "
+                f"n_features={n_features} and covariance_type={covariance_type!r} need {shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"'{name}' contains NaN or infinity.")
+    weights = arrays["weights_"].astype(np.float64)
+    # Weights are n_k / sum(n_k) rounded to the dtype: their sum is off by a few ulps.
+    tolerance = 8 * n_components * np.finfo(arrays["weights_"].dtype).eps
+    if weights.min() < 0 or abs(weights.sum() - 1.0) > tolerance:
+        raise ValueError(
+            f"'weights_' should be non-negative and sum to 1, got sum {float(weights.sum())!r} "
+            f"and minimum {float(weights.min())!r}."
+        )

@@ -1,0 +1,540 @@
+"""The whole Gaussian-mixture workflow in one call: what ``gaussmix lab`` runs.
+
+:func:`run_lab` loads a data set, prepares it (missing values, a seeded
+train/test split, standardisation), chooses a mixture by an information
+criterion with :class:`gaussmix.GaussianMixtureIC`, clusters and scores both
+sets, and writes into one folder:
+
+``report.html``
+    One self-contained page (figures embedded) with the summary.
+``clusters.png``, ``density.png``, ``uncertainty.png``, ``criterion.png``
+    The figures of :mod:`gaussmix.plot`, in the data's own units. Two features
+    are shown directly; three to :data:`gaussmix.plot.MAX_PAIR_FEATURES` on a grid of feature
+    pairs; more on the first two principal components.
+``model.gaussmix``
+    The chosen model in the data's own units, in gaussmix's model file format:
+    ``gaussmix predict model.gaussmix raw.csv`` works on raw rows. Undoing the
+    standardisation keeps the density and the clusters exactly but not every
+    covariance constraint (a spherical component becomes axis-aligned), so
+    this file stores full covariance matrices; the report names the chosen model.
+``model-standardised.gaussmix``
+    The chosen model as fitted, with its covariance model, on the standardised
+    scale; ``preprocessing.json`` holds the medians and the standardisation that
+    map raw rows to that scale.
+``assignments.csv``
+    For every input row: its split, label, log-density, uncertainty and
+    component probabilities.
+``candidates.csv``
+    Every candidate of the model search: criteria, convergence, spurious flags.
+``summary.json``
+    The numbers of the report, machine-readable.
+
+Every file is written to a temporary name and moved into place. This module is
+a thin layer over the public API: data from :mod:`gaussmix.data`, models from
+:mod:`gaussmix.estimators`, figures from :mod:`gaussmix.plot`, the page from
+:mod:`gaussmix.lab.report`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .._version import __version__
+from ..covariance import MCLUST_NAMES
+from ..data import load_dataset, prepare, read_table
+from ..data.atomic import atomic_path, check_writable_folder, write_text
+from ..estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
+
+FIGURE_DPI = 100
+# Above this many features the lab's default grid leaves out EVE and VVE.
+MAX_ROTATION_FEATURES = 15
+FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
+DEFAULT_COVARIANCE_TYPES = "mclust"  # the 14 models of R mclust (E and V on one feature)
+
+
+@dataclass
+class LabResult:
+    """Everything :func:`run_lab` computed and wrote.
+
+    Attributes
+    ----------
+    source : str
+        The data set's name or file.
+    description : str
+    feature_names : list of str
+    units : dict
+        Unit of each feature, where known.
+    prepared : gaussmix.data.Prepared
+        The training and test rows and the fitted preprocessing.
+    selector : GaussianMixtureIC
+        All candidates and the choice.
+    model : GaussianMixture
+        The chosen model, on the prepared (standardised) scale.
+    summary : dict
+        The report's numbers (also written to ``summary.json``).
+    files : dict
+        Name of each output (``"report"``, ``"model"``, ``"clusters"``, ...) to its path.
+    """
+
+    source: str
+    description: str
+    feature_names: list
+    units: dict
+    prepared: object
+    selector: GaussianMixtureIC
+    model: GaussianMixture
+    summary: dict
+    files: dict = field(default_factory=dict)
+
+
+class _Loaded(NamedTuple):
+    X: np.ndarray
+    names: list
+    target: np.ndarray | None
+    target_names: list | None
+    units: dict
+    source: str
+    description: str
+
+
+def _load(dataset, data, columns):
+    if data is not None:
+        table = read_table(data, columns=columns)
+        return _Loaded(table.X, list(table.feature_names), None, None, {}, str(data), "user data")
+    loaded = load_dataset(dataset)
+    X, names = loaded.X, list(loaded.feature_names)
+    if columns:
+        from ..data.tables import _select_columns
+
+        positions = _select_columns(names, columns, loaded.name)
+        X, names = X[:, positions], [names[p] for p in positions]
+    return _Loaded(
+        X,
+        names,
+        loaded.target,
+        list(loaded.target_names) if loaded.target_names is not None else None,
+        dict(loaded.units or {}),
+        loaded.name,
+        loaded.description,
+    )
+
+
+def display_model(model, prepared):
+    """The chosen model mapped back to the data's units, as a full-covariance mixture.
+
+    Standardisation is affine, ``z = (x - m) / s``; a Gaussian in ``z`` is the
+    Gaussian in ``x`` with mean ``m + s mu`` and covariance ``S Sigma S``
+    (``S = diag(s)``). The posteriors are unchanged (the Jacobian is the same
+    for every component), so labels and uncertainties agree with the model's.
+    Used only to draw figures in the data's own units.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+    prepared : gaussmix.data.Prepared
+
+    Returns
+    -------
+    GaussianMixture
+        Fitted, ``covariance_type='full'``.
+    """
+    from ..engine.criteria import component_covariance_matrices
+
+    n_components, n_features = model.means_.shape
+    covariances = component_covariance_matrices(
+        model.covariances_, model.covariance_type, n_components, n_features
+    )
+    if prepared.scaler is not None:
+        scale = np.asarray(prepared.scaler.scale_, dtype=np.float64)
+        offset = np.asarray(prepared.scaler.mean_, dtype=np.float64)
+    else:
+        scale, offset = np.ones(n_features), np.zeros(n_features)
+    means = model.means_ * scale + offset
+    covariances = covariances * scale[None, :, None] * scale[None, None, :]
+    precisions = np.linalg.inv(covariances)
+    # Upper factors P with P P' = precision, scikit-learn's convention.
+    lower = np.linalg.cholesky(covariances)
+    precisions_cholesky = np.swapaxes(np.linalg.inv(lower), -1, -2)
+    shown = GaussianMixture(n_components=n_components, covariance_type="full")
+    shown.weights_ = np.asarray(model.weights_, dtype=np.float64)
+    shown.means_ = means
+    shown.covariances_ = covariances
+    shown.precisions_ = precisions
+    shown.precisions_cholesky_ = precisions_cholesky
+    shown.converged_, shown.n_iter_ = model.converged_, model.n_iter_
+    shown.lower_bound_, shown.lower_bounds_ = model.lower_bound_, list(model.lower_bounds_)
+    shown.n_features_in_ = n_features
+    names = getattr(prepared, "feature_names", None)
+    if names is not None and len(names) == n_features:
+        shown.feature_names_in_ = np.asarray([str(name) for name in names], dtype=object)
+    return shown
+
+
+def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out_dir):
+    """Draw and save the four figures; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .. import plot
+
+    n_features = X_shown.shape[1]
+    paths = {}
+    described = (
+        f"{model.n_components}-component Gaussian mixture\n{model.covariance_type} covariance, "
+        f"chosen by {selector.criterion.upper()}"
+    )
+    headings = {
+        "clusters": "Clusters",
+        "density": "Log-density",
+        "uncertainty": "Classification uncertainty",
+    }
+
+    def save(figure, name):
+        path = out_dir / f"{name}.png"
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=FIGURE_DPI)
+        plt.close(figure)
+        paths[name] = path
+
+    many = n_features > plot.MAX_PAIR_FEATURES
+    for kind in ("clusters", "density", "uncertainty"):
+        title = f"{headings[kind]}: {described}"
+        if many:
+            # Principal components of the features the model saw (standardised
+            # unless --no-scale): in raw units the widest-ranging feature would be PC1.
+            title += "\non the first two principal components of the " + (
+                "standardised features" if scaled else "features"
+            )
+        figure = plot.plot_overview(
+            model if many else shown,
+            X_model if many else X_shown,
+            kind=kind,
+            feature_names=names,
+            units=units,
+            title=title,
+        )
+        save(figure, kind)
+    figure, ax = plt.subplots(figsize=plot.FIGURE_INCHES)
+    plot.plot_criterion(selector, ax=ax)
+    save(figure, "criterion")
+    return paths
+
+
+def _assignments_frame(model, prepared, n_rows):
+    import pandas as pd
+
+    n_components = model.n_components
+    frame = pd.DataFrame({"row": np.arange(n_rows), "split": "dropped"})
+    frame["label"] = pd.array([pd.NA] * n_rows, dtype="Int64")
+    frame["log_density"] = np.nan
+    frame["uncertainty"] = np.nan
+    probabilities = np.full((n_rows, n_components), np.nan)
+    for split, X, index in (
+        ("train", prepared.X_train, prepared.train_index),
+        ("test", prepared.X_test, prepared.test_index),
+    ):
+        if len(index) == 0:
+            continue
+        proba = model.predict_proba(X)
+        frame.loc[index, "split"] = split
+        frame.loc[index, "label"] = proba.argmax(axis=1)
+        frame.loc[index, "log_density"] = model.score_samples(X)
+        frame.loc[index, "uncertainty"] = 1.0 - proba.max(axis=1)
+        probabilities[index] = proba
+    for k in range(n_components):
+        frame[f"p{k}"] = probabilities[:, k]
+    return frame
+
+
+def _model_description(model):
+    return (
+        f"{model.n_components} component{'s' if model.n_components != 1 else ''}, "
+        f"{model.covariance_type} covariance"
+    )
+
+
+def run_lab(
+    dataset="faithful",
+    *,
+    data=None,
+    columns=None,
+    out_dir="gaussmix-lab",
+    n_components=range(1, 10),
+    covariance_types=DEFAULT_COVARIANCE_TYPES,
+    criterion="bic",
+    scale=True,
+    missing="drop",
+    test_size=0.25,
+    random_state=0,
+    n_init=5,
+    n_jobs=-1,
+    progress=False,
+):
+    """Run the whole workflow and write its outputs into ``out_dir``.
+
+    Parameters
+    ----------
+    dataset : {'faithful', 'iris', 'wine', 'breast_cancer'}, default='faithful'
+        A data set shipped with gaussmix or scikit-learn; ignored when ``data`` is given.
+    data : str or os.PathLike, default=None
+        A CSV or Parquet file of the user's (see :func:`gaussmix.data.read_table`).
+    columns : list of str, default=None
+        Columns to use (names or 0-based positions); default all.
+    out_dir : str or os.PathLike, default='gaussmix-lab'
+        Created if needed.
+    n_components, covariance_types, criterion : as in :class:`GaussianMixtureIC`
+    scale : bool, default=True
+        Standardise the features (on the training rows' means and deviations).
+    missing : {'drop', 'impute'}, default='drop'
+        Rows with missing values: leave them out, or fill in training medians.
+        Dropping is the default because imputed values repeat exactly, and a
+        mixture can spend a component on such a spike of repeated values.
+    test_size : float, default=0.25
+        Fraction of rows held out as the test set (0 for none).
+    random_state : int, default=0
+        Seed of the split and of the model search.
+    n_init : int, default=5
+        Starts per candidate model.
+    n_jobs : int, default=-1
+        Candidates fitted in parallel (joblib; -1: one process per CPU, which on
+        two cores halves the search time of the default grid).
+    progress : bool, default=False
+        Show a progress bar over the candidates.
+
+    Returns
+    -------
+    LabResult
+    """
+    started = time.perf_counter()
+    loaded = _load(dataset, data, columns)
+    X = loaded.X
+    if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
+        # EVE and VVE fit one D x D rotation shared by all components, by Newton
+        # steps over D (D - 1) / 2 angles: past a few dozen angles a grid of them
+        # takes minutes. They are one --covariance away.
+        covariance_types = [name for name in MCLUST_NAMES if name not in ("EVE", "VVE")]
+    prepared = prepare(
+        X,
+        target=loaded.target,
+        missing=missing,
+        scale=scale,
+        test_size=test_size,
+        random_state=random_state,
+        feature_names=loaded.names,
+    )
+    with warnings.catch_warnings():
+        # Spurious candidates are counted in the summary and marked in the report.
+        warnings.simplefilter("ignore", SpuriousFitWarning)
+        selector = GaussianMixtureIC(
+            n_components=n_components,
+            covariance_types=covariance_types,
+            criterion=criterion,
+            n_init=n_init,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            progress=progress,
+        ).fit(prepared.X_train)
+    out_existed = Path(out_dir).is_dir()
+    out_dir = check_writable_folder(out_dir)
+    settings = {
+        "missing": missing,
+        "test_size": test_size,
+        "random_state": random_state,
+        "n_init": n_init,
+        "criterion": criterion,
+    }
+    try:
+        return _write_outputs(out_dir, started, selector, prepared, loaded, settings)
+    except BaseException:
+        if not out_existed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
+    names, target, target_names = loaded.names, loaded.target, loaded.target_names
+    units, source, description = loaded.units, loaded.source, loaded.description
+    model = selector.best_estimator_
+    has_test = prepared.X_test.shape[0] > 0
+    from sklearn.metrics import adjusted_rand_score
+
+    from .report import render_report
+
+    train_labels = model.predict(prepared.X_train)
+    sizes = np.bincount(train_labels, minlength=model.n_components)
+    summary = {
+        "gaussmix_version": __version__,
+        "source": source,
+        "description": description,
+        "n_rows": int(prepared.n_rows),
+        "n_features": len(names),
+        "feature_names": names,
+        "units": units,
+        "preprocessing": {
+            "missing": settings["missing"],
+            "rows_with_missing": int(prepared.n_rows_with_missing),
+            "values_imputed": int(prepared.n_values_imputed),
+            "rows_dropped": int(prepared.n_rows_dropped),
+            "scaled": prepared.scaler is not None,
+            "test_size": settings["test_size"],
+            "n_train": int(prepared.X_train.shape[0]),
+            "n_test": int(prepared.X_test.shape[0]),
+            "random_state": settings["random_state"],
+        },
+        "search": {
+            "criterion": settings["criterion"],
+            "n_components": [int(k) for k in sorted(set(selector.results_["n_components"]))],
+            "covariance_types": list(dict.fromkeys(selector.results_["covariance_type"])),
+            "n_candidates": len(selector.results_["bic"]),
+            "n_spurious": int(np.sum(selector.results_["spurious"])),
+            "n_init": settings["n_init"],
+        },
+        "model": {
+            "n_components": int(model.n_components),
+            "covariance_type": model.covariance_type,
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            "n_parameters": int(model._n_parameters()),
+            "weights": [float(w) for w in model.weights_],
+            "train_cluster_sizes": [int(s) for s in sizes],
+        },
+        "train": {
+            "bic": float(model.bic(prepared.X_train)),
+            "aic": float(model.aic(prepared.X_train)),
+            "icl": float(model.icl(prepared.X_train)),
+            "mean_log_likelihood": float(model.score(prepared.X_train)),
+        },
+        "test": {"mean_log_likelihood": float(model.score(prepared.X_test)) if has_test else None},
+    }
+    if target is not None:
+        labels_all = np.concatenate(
+            [train_labels, model.predict(prepared.X_test) if has_test else []]
+        ).astype(int)
+        truth_all = np.concatenate(
+            [prepared.target_train, prepared.target_test if has_test else []]
+        ).astype(int)
+        summary["adjusted_rand_index"] = {
+            "all": float(adjusted_rand_score(truth_all, labels_all)),
+            "train": float(adjusted_rand_score(prepared.target_train, train_labels)),
+            "test": float(
+                adjusted_rand_score(prepared.target_test, labels_all[len(train_labels) :])
+            )
+            if has_test
+            else None,
+            "target_names": target_names,
+        }
+
+    # Figures in the data's units: the imputed rows mapped back through the scaler.
+    shown = display_model(model, prepared)
+    X_shown = prepared.inverse_transform(
+        np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
+    )
+    if hasattr(shown, "feature_names_in_"):
+        import pandas as pd
+
+        X_shown = pd.DataFrame(X_shown, columns=list(shown.feature_names_in_))
+    X_model = np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
+    files = _figures(
+        selector,
+        model,
+        shown,
+        X_shown,
+        X_model,
+        prepared.scaler is not None,
+        names,
+        units,
+        out_dir,
+    )
+
+    # The chosen model in the data's units (usable on raw rows by `gaussmix predict`),
+    # and as fitted, on the standardised scale of preprocessing.json.
+    files["model"] = out_dir / "model.gaussmix"
+    shown.save(files["model"])
+    files["model_standardised"] = out_dir / "model-standardised.gaussmix"
+    model.save(files["model_standardised"])
+    files["preprocessing"] = out_dir / "preprocessing.json"
+    write_text(files["preprocessing"], json.dumps(_preprocessing(prepared, names), indent=2))
+    files["assignments"] = out_dir / "assignments.csv"
+    with atomic_path(files["assignments"]) as temporary:
+        _assignments_frame(model, prepared, prepared.n_rows).to_csv(temporary, index=False)
+    files["candidates"] = out_dir / "candidates.csv"
+    with atomic_path(files["candidates"]) as temporary:
+        selector.results_frame().to_csv(temporary, index=False)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    files["summary"] = out_dir / "summary.json"
+    write_text(files["summary"], json.dumps(summary, indent=2))
+    result = LabResult(
+        source=source,
+        description=description,
+        feature_names=loaded.names,
+        units=units,
+        prepared=prepared,
+        selector=selector,
+        model=model,
+        summary=summary,
+        files=files,
+    )
+    files["report"] = out_dir / "report.html"
+    write_text(files["report"], render_report(result))
+    return result
+
+
+def _preprocessing(prepared, names):
+    scaler, imputer = prepared.scaler, prepared.imputer
+    return {
+        "feature_names": names,
+        "impute_medians": None if imputer is None else [float(v) for v in imputer.statistics_],
+        "scale_means": None if scaler is None else [float(v) for v in scaler.mean_],
+        "scale_deviations": None if scaler is None else [float(v) for v in scaler.scale_],
+        "note": "the model works on (x - scale_means) / scale_deviations, missing values "
+        "replaced by impute_medians first",
+    }
+
+
+def format_summary(result: LabResult) -> str:
+    """A few lines for the terminal, ending with the report's path.
+
+    Parameters
+    ----------
+    result : LabResult
+
+    Returns
+    -------
+    str
+    """
+    s = result.summary
+    pre = s["preprocessing"]
+    lines = [
+        f"data: {s['source']} ({s['description']}), {s['n_rows']} rows x "
+        f"{s['n_features']} features: {', '.join(s['feature_names'])}",
+        f"prepared: {pre['n_train']} train / {pre['n_test']} test rows; "
+        f"{pre['rows_with_missing']} rows with missing values "
+        f"({pre['values_imputed']} values imputed, {pre['rows_dropped']} rows dropped); "
+        f"{'standardised' if pre['scaled'] else 'not scaled'}",
+        f"search: {s['search']['n_candidates']} candidates by {s['search']['criterion'].upper()}"
+        f" ({s['search']['n_spurious']} spurious, excluded)",
+        f"chosen: {_model_description(result.model)}; BIC {s['train']['bic']:.2f}, "
+        f"AIC {s['train']['aic']:.2f}, ICL {s['train']['icl']:.2f}",
+        f"mean log-likelihood: train {s['train']['mean_log_likelihood']:.4f}"
+        + (
+            f", test {s['test']['mean_log_likelihood']:.4f}"
+            if s["test"]["mean_log_likelihood"] is not None
+            else ""
+        ),
+        "weights: " + ", ".join(f"{w:.3f}" for w in s["model"]["weights"]),
+    ]
+    if "adjusted_rand_index" in s:
+        ari = s["adjusted_rand_index"]
+        lines.append(f"adjusted Rand index vs true classes: {ari['all']:.3f} (all rows)")
+    lines.append(f"report: {result.files['report']}")
+    return "\n".join(lines)

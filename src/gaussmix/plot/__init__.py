@@ -1,0 +1,65 @@
+"""Figures of a fitted Gaussian mixture: clusters, density, uncertainty, model selection.
+
+Every function takes a fitted mixture (``gaussmix.GaussianMixture``, scikit-learn's,
+or any object with ``weights_``, ``means_``, ``covariances_``, ``predict`` and
+``predict_proba``) and the data, draws on the matplotlib ``Axes`` passed as ``ax``
+(or on a new figure), and returns that ``Axes``; the grid of :func:`plot_pairs`
+returns its ``Figure``. Every figure has a title, labelled axes (feature names
+with units where known) and a legend, and a component keeps its colour in every
+figure (:func:`component_colors`).
+
+Two-feature panels show the exact *marginal* of the mixture on those features: a
+marginal of a Gaussian mixture is the mixture of the components' marginals (the
+means' entries and the covariances' sub-blocks of those features), so nothing is
+sampled. :func:`plot_projection` uses the same fact for the linear projection on
+the data's first two principal components (``A mu_k`` and ``A Sigma_k A'``).
+
+matplotlib is an optional dependency: ``pip install 'gaussmix[plot]'``.
+
+The figures live in one module per family: :mod:`~gaussmix.plot.clusters`
+(clusters with sigma ellipses, uncertainty), :mod:`~gaussmix.plot.density`
+(exact marginal densities), :mod:`~gaussmix.plot.overview` (principal-component
+projection, pair grids, one-feature histograms, :func:`plot_overview`) and
+:mod:`~gaussmix.plot.criterion` (model-selection curves).
+"""
+
+from __future__ import annotations
+
+try:
+    import matplotlib  # noqa: F401
+except ImportError as error:
+    raise ImportError(
+        "gaussmix.plot needs matplotlib, which is not installed: pip install 'gaussmix[plot]'"
+    ) from error
+
+from ._common import KINDS, component_colors, component_covariances
+from .clusters import plot_clusters, plot_uncertainty
+from .criterion import plot_criterion
+from .density import marginal_log_density, plot_density
+from .overview import (
+    FIGURE_INCHES,
+    MAX_PAIR_FEATURES,
+    PAIR_PANEL_INCHES,
+    plot_overview,
+    plot_pairs,
+    plot_projection,
+    plot_univariate,
+)
+
+__all__ = [
+    "FIGURE_INCHES",
+    "KINDS",
+    "MAX_PAIR_FEATURES",
+    "PAIR_PANEL_INCHES",
+    "component_colors",
+    "component_covariances",
+    "marginal_log_density",
+    "plot_clusters",
+    "plot_criterion",
+    "plot_density",
+    "plot_overview",
+    "plot_pairs",
+    "plot_projection",
+    "plot_uncertainty",
+    "plot_univariate",
+]

@@ -1,0 +1,12 @@
+"""Starting points of EM: k-means, k-means++, random and mclust's hierarchical start.
+
+:func:`initial_assignment` turns ``init_params`` into an :class:`Assignment` (hard
+labels or responsibilities) from which the first M-step computes the parameters;
+:mod:`~gaussmix.starts.hierarchical` is mclust's model-based agglomerative
+clustering (``init_params='hc'``).
+"""
+
+from .assignment import Assignment, initial_assignment
+from .hierarchical import hc_labels
+
+__all__ = ["Assignment", "hc_labels", "initial_assignment"]

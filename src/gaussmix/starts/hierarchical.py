@@ -1,0 +1,383 @@
+"""Model-based agglomerative hierarchical clustering: mclust's ``hc``, the ``'hc'`` start.
+
+Starting from one cluster per row, every step merges the two clusters whose union
+increases the criterion the least (decreases the Gaussian classification
+likelihood the least), as in Fraley (1998), "Algorithms for model-based Gaussian hierarchical
+clustering", SIAM J. Sci. Comput. 20(1), and R mclust's ``hc()`` (mclust 6,
+``mclust.options(hcModelName="VVV", hcUse="SVD", subset=2000)``).
+
+Criteria
+--------
+A cluster ``C`` has ``n`` rows, scatter matrix ``W = sum (x - mean)(x - mean)^T``
+and ``p`` columns. The cost of merging ``C_i`` and ``C_j`` is
+``T(C_i u C_j) - T(C_i) - T(C_j)``, where, exactly as mclust's Fortran computes it
+(``hcvvv`` with ``vvvtij``/``det2mc``; ``hc1v``; ``hceii``):
+
+``'VVV'`` (ellipsoidal, varying volume, shape and orientation; the default)
+    ``T(C) = n log(det(W / n) + beta (tr W + alpha) / n)``, where the
+    determinant is zero for a cluster of at most ``p`` rows (its scatter is
+    singular: mclust drops the determinant there, and a singleton has
+    ``T = log(alpha beta)``).
+    ``beta = 1`` and ``alpha = tr(W_all) / (N p)`` -- mclust's ``alpha = 1`` times
+    ``traceW(data / sqrt(N p))``, the mean variance per coordinate of the ``N``
+    clustered rows, and at least machine epsilon. These two terms are mclust's
+    regularisation of the ``n log det(W / n)`` of Fraley (1998), which is
+    undefined for small clusters. Determinants that round below zero count as zero.
+``'V'`` (one feature, varying variance; used for univariate data)
+    ``T(C) = n log((W + alpha) / n)`` with ``alpha`` = machine epsilon: mclust's
+    ``hcV`` takes ``min(alpha * var, eps)`` and its Fortran then ``max(., eps)``.
+``'EII'`` (spherical, equal volume: Ward's criterion; used when ``N <= p``)
+    the increase of the total within-cluster sum of squares,
+    ``n_i n_j / (n_i + n_j) |mean_i - mean_j|^2``.
+
+Ties go to the pair ``(i, j)``, ``i < j``, that comes first in lexicographic order,
+where clusters are named by their smallest row index (mclust's ``hcPairs``
+naming). The whole computation is deterministic.
+
+Data transformation (mclust's default ``hcUse="SVD"``, Scrucca & Raftery 2016):
+the columns are centred and divided by their standard deviation (``n - 1``
+denominator, as R's ``scale``); constant columns are dropped (mclust drops the
+columns that scaling makes non-finite); then, with the thin SVD ``Xs = U D V^T``,
+the rows are ``Xs V D^{-1/2}`` (scaled, not whitened: ``D^{-1/2}``, not ``D^{-1}``).
+Singular values below ``max(N, p) * eps * d_max`` are dropped as well, where mclust
+would divide by zero.
+
+Sample weights: a row of weight ``w`` enters the merges as a cluster of mass
+``w`` and scatter zero (as ``w`` coincident rows already merged); the counts ``n``
+above are masses (the "at most ``p`` rows" rule still counts rows), and the
+mean, standard deviations, SVD and ``alpha`` are weighted, with the weights
+rescaled to mean one over the clustered rows so that only relative weights
+matter. Uniform weights give exactly the unweighted tree. Weights must be
+positive: :func:`gaussmix.starts.assignment.hc_assignment` leaves rows of weight zero out.
+
+Cost: the pair costs are held in an ``N x N`` matrix (32 MB at ``N = 2000``), with
+each row's best partner kept up to date, so a merge costs ``O(N p^3)`` at most;
+:func:`gaussmix.starts.assignment.hc_assignment` clusters at most ``SUBSET_SIZE`` rows.
+
+Model choice as mclust's ``mclustBIC``: ``'VVV'``, or ``'EII'`` when there are no
+more rows than features; for one feature ``'V'`` (mclust itself starts univariate
+fits from quantile classes, ``qclass``, instead of a tree).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+HC_MODELS = ("EII", "V", "VVV")
+SUBSET_SIZE = 2000  # mclust.options("subset"): larger data is clustered on a random subset
+_EPS = np.finfo(np.float64).eps
+_BETA = 1.0  # mclust's hcVVV default
+
+
+class MergeTree(NamedTuple):
+    """The merges of an agglomerative clustering, in order.
+
+    Attributes
+    ----------
+    merges : ndarray of shape (n_merges, 2)
+        At each step, the two clusters merged, each named by its smallest row
+        index, smaller name first (mclust's ``hcPairs``, transposed and from 0).
+    costs : ndarray of shape (n_merges,)
+        The increase of the criterion at each merge (the minimum over all pairs).
+    """
+
+    merges: np.ndarray
+    costs: np.ndarray
+
+
+def default_model(n_samples: int, n_features: int) -> str:
+    """The criterion mclust uses for data of this shape.
+
+    Parameters
+    ----------
+    n_samples, n_features : int
+
+    Returns
+    -------
+    str
+        ``'V'`` for one feature, ``'EII'`` when ``n_samples <= n_features``, else ``'VVV'``.
+    """
+    if n_features == 1:
+        return "V"
+    if n_samples <= n_features:
+        return "EII"
+    return "VVV"
+
+
+def _unit_mean_weights(sample_weight, n_samples):
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_samples,) or not np.all(weights > 0):
+        raise ValueError(
+            "Hierarchical clustering needs one positive weight per row: leave rows of "
+            "weight zero out."
+        )
+    return weights / weights.mean()
+
+
+def svd_transform(X, sample_weight=None) -> np.ndarray:
+    """mclust's ``hcUse="SVD"`` transformation: standardised data times ``V D^{-1/2}``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        At least two rows.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Positive weights; the centre, scales and SVD are weighted.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+        ``n_components <= min(n_samples, n_features)``: constant columns and
+        null singular directions are dropped (at least one column is kept, of
+        zeros when every column is constant).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n_samples = X.shape[0]
+    weights = _unit_mean_weights(sample_weight, n_samples)
+    varying = np.ptp(X, axis=0) > 0
+    if not varying.any():
+        return np.zeros((n_samples, 1))
+    centred = X[:, varying] - weights @ X[:, varying] / n_samples
+    # Weights of mean one sum to n_samples: R's n - 1 denominator when they are all one.
+    variances = weights @ centred**2 / (n_samples - 1)
+    standardised = centred / np.sqrt(variances)
+    _, singular_values, vt = np.linalg.svd(
+        np.sqrt(weights)[:, None] * standardised, full_matrices=False
+    )
+    kept = singular_values > singular_values[0] * max(standardised.shape) * _EPS
+    return (standardised @ vt[kept].T) / np.sqrt(singular_values[kept])
+
+
+# ----------------------------------------------------------------------------- criteria
+class _Clusters:
+    """Sizes, masses, means, scatters and criterion terms of the clusters, by slot.
+
+    A cluster lives in the slot of its smallest row index. Its size (rows) and
+    mass (summed weights) differ only for weighted data.
+    """
+
+    def __init__(self, Z, masses, model):
+        n_rows, n_features = Z.shape
+        self.model = model
+        self.n_features = n_features
+        self.size = np.ones(n_rows, dtype=np.intp)
+        self.mass = masses.copy()
+        self.mean = Z.copy()
+        self.trace = np.zeros(n_rows)
+        weighted_mean = masses @ Z / masses.sum()
+        alpha = masses @ ((Z - weighted_mean) ** 2).sum(axis=1) / (masses.sum() * n_features)
+        self.alpha = _EPS if model == "V" else max(alpha, _EPS)
+        self.scatter = np.zeros((n_rows, n_features, n_features)) if model == "VVV" else None
+        self.term = self.terms(self.mass, self.trace, np.zeros(n_rows))
+
+    def terms(self, mass, trace, det):
+        """``T(C)`` of clusters with these masses, traces and determinants of ``W / n``."""
+        if self.model == "V":
+            return mass * np.log((trace + self.alpha) / mass)
+        if self.model == "VVV":
+            return mass * np.log(det + _BETA * (trace + self.alpha) / mass)
+        return np.zeros_like(mass)
+
+    def merge_costs(self, i, others):
+        """Criterion increase of merging cluster ``i`` with each cluster of ``others``."""
+        mass = self.mass[i] + self.mass[others]
+        factor = self.mass[i] * self.mass[others] / mass
+        delta = self.mean[others] - self.mean[i]
+        between = factor * np.einsum("kd,kd->k", delta, delta)
+        if self.model == "EII":
+            return between
+        trace = self.trace[i] + self.trace[others] + between
+        det = np.zeros_like(mass)
+        if self.model == "VVV":
+            # The scatter of at most p rows is singular: its determinant is zero.
+            full = np.flatnonzero(self.size[i] + self.size[others] > self.n_features)
+            if full.size:
+                scatter = (
+                    self.scatter[i]
+                    + self.scatter[others[full]]
+                    + factor[full, None, None] * delta[full, :, None] * delta[full, None, :]
+                )
+                det[full] = np.maximum(np.linalg.det(scatter / mass[full, None, None]), 0.0)
+        merged = self.terms(mass, trace, det)
+        return merged - self.term[i] - self.term[others]
+
+    def merge(self, i, j):
+        """Put the union of clusters ``i`` and ``j`` in slot ``i``."""
+        mass = self.mass[i] + self.mass[j]
+        factor = self.mass[i] * self.mass[j] / mass
+        delta = self.mean[j] - self.mean[i]
+        self.trace[i] += self.trace[j] + factor * (delta @ delta)
+        self.mean[i] += (self.mass[j] / mass) * delta
+        det = 0.0
+        if self.scatter is not None:
+            self.scatter[i] += self.scatter[j] + factor * np.outer(delta, delta)
+            if self.size[i] + self.size[j] > self.n_features:
+                det = max(np.linalg.det(self.scatter[i] / mass), 0.0)
+        self.size[i] += self.size[j]
+        self.mass[i] = mass
+        self.term[i] = self.terms(np.array([mass]), self.trace[i : i + 1], np.array([det]))[0]
+
+    def singleton_pair_costs(self):
+        """The cost of every pair of rows, shape (n_rows, n_rows) (both triangles)."""
+        mass = self.mass[:, None] + self.mass[None, :]
+        factor = self.mass[:, None] * self.mass[None, :] / mass
+        between = factor * cdist(self.mean, self.mean, "sqeuclidean")
+        if self.model == "EII":
+            return between
+        det = np.zeros_like(mass)
+        if self.model == "VVV" and self.n_features == 1:
+            # One column: W / n of a pair is the 1 x 1 matrix (tr W) / n.
+            det = between / mass
+        merged = self.terms(mass, between, det)
+        return merged - self.term[:, None] - self.term[None, :]
+
+
+# ------------------------------------------------------------------------------ merging
+def merge_tree(Z, model="VVV", sample_weight=None, n_clusters=1) -> MergeTree:
+    """Merge the rows of ``Z`` greedily under ``model`` until ``n_clusters`` remain.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_features)
+        Data to cluster, already transformed (see :func:`svd_transform`).
+    model : {'VVV', 'V', 'EII'}, default='VVV'
+        The criterion (module docstring). ``'V'`` needs one feature.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Positive masses of the rows (rescaled to mean one).
+    n_clusters : int, default=1
+        Stop when this many clusters remain.
+
+    Returns
+    -------
+    MergeTree
+        ``n_samples - n_clusters`` merges.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    n_rows, n_features = Z.shape
+    if model not in HC_MODELS:
+        raise ValueError(f"Unknown hc model {model!r}: use one of {', '.join(HC_MODELS)}.")
+    if model == "V" and n_features != 1:
+        raise ValueError(
+            f"The hc model 'V' is univariate but the data has {n_features} features: "
+            "use 'VVV' or 'EII'."
+        )
+    if not 1 <= n_clusters <= n_rows:
+        raise ValueError(f"n_clusters must be in [1, {n_rows}], got {n_clusters}.")
+    clusters = _Clusters(Z, _unit_mean_weights(sample_weight, n_rows), model)
+    n_merges = n_rows - n_clusters
+    merges = np.empty((n_merges, 2), dtype=np.intp)
+    costs = np.empty(n_merges)
+    if n_merges == 0:
+        return MergeTree(merges, costs)
+
+    # Pair costs in the upper triangle (row i < column j); +inf elsewhere and for
+    # merged-away clusters, so that a row's argmin is its best partner j > i.
+    pair_cost = clusters.singleton_pair_costs()
+    pair_cost[np.tril(np.ones((n_rows, n_rows), dtype=bool))] = np.inf
+    best_partner = np.argmin(pair_cost, axis=1)
+    best_cost = pair_cost[np.arange(n_rows), best_partner]
+    active = np.ones(n_rows, dtype=bool)
+
+    def refresh(rows):
+        best_partner[rows] = np.argmin(pair_cost[rows], axis=1)
+        best_cost[rows] = pair_cost[rows, best_partner[rows]]
+
+    for step in range(n_merges):
+        # First minimum: the smallest i, and (argmin per row) the smallest j.
+        i = int(np.argmin(best_cost))
+        j = int(best_partner[i])
+        merges[step] = i, j
+        costs[step] = best_cost[i]
+
+        clusters.merge(i, j)
+        active[j] = False
+        pair_cost[j, :] = np.inf
+        pair_cost[:, j] = np.inf
+        best_cost[j] = np.inf
+        others = np.flatnonzero(active)
+        others = others[others != i]
+        if others.size == 0:
+            continue
+        new_costs = clusters.merge_costs(i, others)
+        before = others < i
+        pair_cost[others[before], i] = new_costs[before]
+        pair_cost[i, others[~before]] = new_costs[~before]
+
+        # Rows whose best partner was i or j lost it: search them again, with row i.
+        # The other rows above i compare their best with their new cost against i;
+        # rows between i and j only lost column j, rows after j are untouched.
+        stale = others[(best_partner[others] == i) | (best_partner[others] == j)]
+        refresh(np.append(stale, i))
+        above = others[before]
+        above = above[(best_partner[above] != i) & (best_partner[above] != j)]
+        candidate = pair_cost[above, i]
+        better = (candidate < best_cost[above]) | (
+            (candidate == best_cost[above]) & (i < best_partner[above])
+        )
+        best_partner[above[better]] = i
+        best_cost[above[better]] = candidate[better]
+    return MergeTree(merges, costs)
+
+
+def cut_tree(merges, n_samples, n_clusters) -> np.ndarray:
+    """Labels of the partition into ``n_clusters`` clusters, after the first merges.
+
+    Parameters
+    ----------
+    merges : ndarray of shape (n_merges, 2)
+        From :attr:`MergeTree.merges`; needs ``n_merges >= n_samples - n_clusters``.
+    n_samples, n_clusters : int
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Labels ``0 .. n_clusters - 1`` numbered in order of each cluster's first row
+        (as mclust's ``hclass`` then ``partconv``).
+    """
+    n_merges = n_samples - n_clusters
+    if not 0 <= n_merges <= len(merges):
+        raise ValueError(
+            f"Cannot cut {n_samples} rows into {n_clusters} clusters with {len(merges)} merges."
+        )
+    parent = np.arange(n_samples)
+    for i, j in merges[:n_merges]:
+        parent[j] = i
+    # A parent is always a smaller row index, so one pass in row order resolves roots.
+    root = parent.copy()
+    for row in range(n_samples):
+        root[row] = root[parent[row]]
+    # Roots are each cluster's smallest row: sorted roots number clusters by first row.
+    return np.unique(root, return_inverse=True)[1].astype(np.intp)
+
+
+def hc_labels(X, n_clusters, *, model=None, sample_weight=None) -> np.ndarray:
+    """Cluster the rows of ``X`` as mclust's default ``hc`` start does.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    model : {'VVV', 'V', 'EII'} or None, default=None
+        None picks :func:`default_model` of ``X``'s shape.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Positive weights (rows of zero weight must be left out by the caller).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Labels ``0 .. n_clusters - 1``, numbered in order of first row.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n_samples, n_features = X.shape
+    if n_samples == 1 or n_clusters == n_samples:
+        return np.arange(n_samples, dtype=np.intp)
+    if model is None:
+        model = default_model(n_samples, n_features)
+    Z = svd_transform(X, sample_weight)
+    tree = merge_tree(Z, model, sample_weight, n_clusters)
+    return cut_tree(tree.merges, n_samples, n_clusters)
