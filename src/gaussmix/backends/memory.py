@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from functools import reduce
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Scratch bytes per chunk. Measured on 2-core AVX-512 machines (benchmarks/bench_em.py):
 # 4 MiB beat 1 MiB by 1.3-1.5x with two threads, because each chunk's Python-level
@@ -23,7 +23,15 @@ _MAX_CHUNK_ROWS = 8192
 
 
 _blas_lock = threading.Lock()
-_blas_state = {"users": 0, "limiter": None}
+_blas_state = {"users": 0, "limiter": None, "controller": None}
+
+
+def _blas_controller() -> ThreadpoolController:
+    # Inspecting the loaded libraries costs about 3 ms, more than a whole fit of a few
+    # hundred rows: do it once. BLAS libraries are loaded with NumPy, before any fit.
+    if _blas_state["controller"] is None:
+        _blas_state["controller"] = ThreadpoolController()
+    return _blas_state["controller"]
 
 
 @contextmanager
@@ -36,7 +44,7 @@ def single_threaded_blas():
     """
     with _blas_lock:
         if _blas_state["users"] == 0:
-            _blas_state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+            _blas_state["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
         _blas_state["users"] += 1
     try:
         yield
@@ -95,7 +103,8 @@ class InMemoryBackend:
         self.dtype = X.dtype
         if bytes_per_row is None:
             bytes_per_row = 8 * X.dtype.itemsize * self.n_features
-        self.chunk_rows = chunk_rows_for(bytes_per_row)
+        # Never more rows of scratch than there are rows.
+        self.chunk_rows = min(chunk_rows_for(bytes_per_row), max(1, self.n_samples))
         n_chunks = -(-self.n_samples // self.chunk_rows)
         self.n_threads = max(1, min(n_threads or default_n_threads(), n_chunks))
         self.total_weight = (
@@ -142,6 +151,8 @@ class InMemoryBackend:
         return np.asarray(self.X[indices], dtype=np.float64)
 
     def _blocks(self):
+        if self.n_threads == 1:
+            return [(0, self.n_samples)]
         bounds = np.linspace(0, self.n_samples, self.n_threads + 1).astype(int)
         return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
 

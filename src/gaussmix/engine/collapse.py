@@ -78,6 +78,8 @@ class CollapseHandler:
 
     def resolve(self, params, params_old, empty, singular, n_iter):
         """Return repaired parameters and whether any component was re-seeded."""
+        if not self.frozen and not empty.any() and not singular.any():
+            return params, False
         if singular.any() and self.model.shared_covariance:
             raise CollapseError(
                 f"The shared ('{self.model.name}') covariance became singular at iteration "

@@ -33,6 +33,8 @@ def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndar
     # padding by it raise invalid-value flags: floor at the smallest normal number.
     log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
     prepared = model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
+    if params.weights.min() > 0.0:
+        return prepared
     return prepared._replace(absent=tuple(np.flatnonzero(params.weights <= 0.0).tolist()))
 
 
