@@ -75,7 +75,13 @@ DOCUMENTED = {
         "get_covariance_model",
     },
     "gaussmix.lab": {"DEFAULT_COVARIANCE_TYPES", "LabResult", "format_summary", "run_lab"},
-    "gaussmix.starts": {"Assignment", "hc_labels", "initial_assignment"},
+    "gaussmix.starts": {
+        "Assignment",
+        "hc_assignments",
+        "hc_labels",
+        "initial_assignment",
+        "same_partition",
+    },
     # Paths of the first releases, kept working.
     "gaussmix.model_io": {"ModelFileError", "load_model", "save_model", "covariance_storage"},
     "gaussmix.criteria": {"aic", "bic", "icl", "component_covariance_matrices", "degeneracy"},

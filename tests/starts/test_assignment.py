@@ -9,7 +9,12 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from gaussmix.starts.assignment import initial_assignment
+from gaussmix.starts.assignment import (
+    Assignment,
+    hc_assignments,
+    initial_assignment,
+    same_partition,
+)
 from helpers import INIT_PARAMS
 
 N_COMPONENTS = 4
@@ -104,3 +109,46 @@ def test_random_responsibilities_are_normalised():
 def test_unknown_init_params():
     with pytest.raises(ValueError, match="init_params"):
         initial_assignment(np.zeros((5, 2)), 2, "bogus", np.random.RandomState(0))
+
+
+# ------------------------------------------------------------- shared starts of a search
+@pytest.mark.parametrize("weighted", [False, True])
+def test_one_tree_cut_at_every_count_equals_a_tree_per_count(weighted):
+    X, _ = make_blobs(120, 3, centers=4, random_state=3)
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, 120) if weighted else None
+    counts = [1, 2, 3, 5, 9]
+    shared = hc_assignments(X, counts, np.random.RandomState(0), weights)
+    for k in counts:
+        alone = initial_assignment(X, k, "hc", np.random.RandomState(0), weights)
+        np.testing.assert_array_equal(shared[k], alone.labels)
+        assert np.unique(shared[k]).size == k
+
+
+def test_one_tree_on_a_subset_of_large_data_matches_a_tree_per_count(monkeypatch):
+    monkeypatch.setattr("gaussmix.starts.assignment.SUBSET_SIZE", 60)
+    X, _ = make_blobs(150, 2, centers=3, random_state=4)
+    shared = hc_assignments(X, [2, 4], np.random.RandomState(7))
+    for k in (2, 4):
+        alone = initial_assignment(X, k, "hc", np.random.RandomState(7))
+        np.testing.assert_array_equal(shared[k], alone.labels)
+        assert np.count_nonzero(shared[k] >= 0) == 60
+
+
+def test_same_partition_ignores_the_names_of_the_labels():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 50)
+    renamed = np.array([3, 0, 2, 1])[labels]
+    assert same_partition(Assignment(labels, None), Assignment(renamed, None))
+    moved = labels.copy()
+    moved[0] = (moved[0] + 1) % 4
+    assert not same_partition(Assignment(labels, None), Assignment(moved, None))
+    # Rows outside every component (-1, seeds of k-means++) must match too.
+    seeds = np.full(50, -1)
+    seeds[[4, 9]] = [0, 1]
+    other = np.full(50, -1)
+    other[[4, 9]] = [1, 0]
+    assert same_partition(Assignment(seeds, None), Assignment(other, None))
+    other[10] = 0
+    assert not same_partition(Assignment(seeds, None), Assignment(other, None))
+    resp = np.full((50, 2), 0.5)
+    assert not same_partition(Assignment(None, resp), Assignment(None, resp))

@@ -17,8 +17,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..covariance import MCLUST_NAMES, UNIVARIATE_NAMES, get_covariance_model
 from ..engine import criteria
 from ..engine.collapse import CollapseError, CollapseWarning
+from ..engine.passes import score_rows
 from ..engine.prior import ConjugatePrior
-from ..starts import initial_assignment
+from ..starts import Assignment, hc_assignments, initial_assignment, same_partition
 from ._validation import check_finite, check_sample_weight
 from .gaussian_mixture import GaussianMixture
 
@@ -67,6 +68,15 @@ def _draw_starts(X, n_components, n_init, init_params, seed, sample_weight):
     ]
 
 
+def _distinct(assignments):
+    """The starts, each partition once: EM from a repeated one repeats its result."""
+    kept = []
+    for assignment in assignments:
+        if not any(same_partition(assignment, other) for other in kept):
+            kept.append(assignment)
+    return kept
+
+
 class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     """Gaussian mixture with the number of components and covariance model chosen by BIC.
 
@@ -89,7 +99,9 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         Criterion to minimise (scikit-learn's sign: lower is better).
     n_init : int, default=5
-        Starts per candidate; the one with the highest likelihood is kept.
+        Starts drawn by ``init_params`` per number of components, shared by every
+        covariance model; each candidate keeps the start that reaches the highest
+        likelihood. Starts that partition the rows identically are run once.
     tol : float, default=1e-6
         EM convergence threshold on the mean log-likelihood. Tighter than
         GaussianMixture's 1e-3, which can stop EM several BIC points short and
@@ -103,6 +115,11 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the starts; every candidate with the same number of components
         starts from the same draws.
+    hc_start : bool, default=True
+        Add mclust's start (``init_params='hc'``: model-based hierarchical
+        clustering, one tree for all numbers of components) to every candidate's
+        starts, so that no candidate ends below what R's ``Mclust`` reaches from
+        its own start, and none below the ``n_init`` draws alone.
     exclude_spurious : bool, default=True
         Never choose a candidate flagged as spurious.
     singular_tol : float, default=1e-5
@@ -167,6 +184,7 @@ n_iter_, lower_bound_, labels_
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
         "random_state": ["random_state"],
+        "hc_start": ["boolean"],
         "exclude_spurious": ["boolean"],
         "singular_tol": [Interval(Real, 0.0, None, closed="left")],
         "n_jobs": [Integral, None],
@@ -186,6 +204,7 @@ n_iter_, lower_bound_, labels_
         reg_covar=1e-6,
         init_params="kmeans",
         random_state=None,
+        hc_start=True,
         exclude_spurious=True,
         singular_tol=1e-5,
         n_jobs=None,
@@ -201,6 +220,7 @@ n_iter_, lower_bound_, labels_
         self.reg_covar = reg_covar
         self.init_params = init_params
         self.random_state = random_state
+        self.hc_start = hc_start
         self.exclude_spurious = exclude_spurious
         self.singular_tol = singular_tol
         self.n_jobs = n_jobs
@@ -230,15 +250,14 @@ n_iter_, lower_bound_, labels_
             get_covariance_model(name)  # raises, listing the valid names
         return sorted(set(counts)), list(dict.fromkeys(types))
 
-    def _template(self, n_components, covariance_type, seed):
+    def _template(self, n_components, covariance_type, seed, n_starts):
         return GaussianMixture(
             n_components=n_components,
             covariance_type=covariance_type,
             tol=self.tol,
             reg_covar=self.reg_covar,
             max_iter=self.max_iter,
-            # One component: every start is the same, fit once.
-            n_init=1 if n_components == 1 else self.n_init,
+            n_init=n_starts,
             init_params=self.init_params,
             random_state=seed,
             prior=self.prior,
@@ -296,10 +315,21 @@ n_iter_, lower_bound_, labels_
                 ),
             )
         )
+        if self.hc_start:
+            uniform = sample_weight is None or np.all(sample_weight == sample_weight[0])
+            hc_labels = hc_assignments(
+                X, counts, check_random_state(seed), None if uniform else sample_weight
+            )
+            for k in counts:
+                starts[k] = [*starts[k], Assignment(labels=hc_labels[k], resp=None)]
+        # The draws come first: ties between starts go to the earlier one.
+        starts = {k: _distinct(assignments) for k, assignments in starts.items()}
         grid = [(k, name) for name in types for k in counts]
         # Results come back in grid order as they finish, so the bar counts finished fits.
         fits = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_candidate_fit)(self._template(k, name, seed), X, sample_weight, starts[k])
+            delayed(_candidate_fit)(
+                self._template(k, name, seed, len(starts[k])), X, sample_weight, starts[k]
+            )
             for k, name in grid
         )
         fits = list(self._progress(fits, len(grid)))
@@ -329,8 +359,8 @@ n_iter_, lower_bound_, labels_
             row.update(converged=False, spurious=False, n_iter=0, n_parameters=0)
             if estimator is not None:
                 n_parameters = estimator._n_parameters()
-                log_prob = estimator.score_samples(X)
-                log_resp = np.log(np.maximum(estimator.predict_proba(X), np.finfo(float).tiny))
+                # Log-densities and responsibilities in one pass over the data.
+                log_prob, log_resp = estimator._inference_pass(X, score_rows, with_resp=True)
                 log_likelihood = float(np.dot(weights, log_prob))
                 bic = criteria.bic(log_likelihood, n_parameters, total_weight)
                 entropy = float(-np.dot(weights, log_resp.max(axis=1)))

@@ -6,7 +6,13 @@ labels or responsibilities) from which the first M-step computes the parameters;
 clustering (``init_params='hc'``).
 """
 
-from .assignment import Assignment, initial_assignment
+from .assignment import Assignment, hc_assignments, initial_assignment, same_partition
 from .hierarchical import hc_labels
 
-__all__ = ["Assignment", "hc_labels", "initial_assignment"]
+__all__ = [
+    "Assignment",
+    "hc_assignments",
+    "hc_labels",
+    "initial_assignment",
+    "same_partition",
+]

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from .hierarchical import SUBSET_SIZE, hc_labels
+from .hierarchical import SUBSET_SIZE, cut_tree, default_model, merge_tree, svd_transform
 
 
 class Assignment(NamedTuple):
@@ -113,14 +113,73 @@ def hc_assignment(X, n_components, random_state, sample_weight=None):
     ndarray of shape (n_samples,)
         Component of each row, ``-1`` for rows outside the tree.
     """
+    return hc_assignments(X, [n_components], random_state, sample_weight)[n_components]
+
+
+def hc_assignments(X, counts, random_state, sample_weight=None) -> dict:
+    """:func:`hc_assignment` for several numbers of components, from one tree.
+
+    The greedy merges do not depend on where they stop, so the partition into ``k``
+    clusters is the first ``n - k`` merges of one tree: building it once and cutting
+    it at every ``k`` gives exactly what :func:`hc_assignment` gives for each ``k``
+    alone (with the same subset of rows, drawn once), at the cost of one tree.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    counts : iterable of int
+        Numbers of components, each at most the number of rows in the tree.
+    random_state : numpy.random.RandomState
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    dict of int to ndarray of shape (n_samples,)
+        The labels for each number of components, ``-1`` for rows outside the tree.
+    """
     n_samples = X.shape[0]
+    counts = sorted({int(k) for k in counts})
     rows = np.arange(n_samples) if sample_weight is None else np.flatnonzero(sample_weight > 0)
     if rows.size > SUBSET_SIZE:
         rows = np.sort(random_state.choice(rows, size=SUBSET_SIZE, replace=False))
-    labels = np.full(n_samples, -1, dtype=np.intp)
     weights = None if sample_weight is None else sample_weight[rows]
-    labels[rows] = hc_labels(X[rows], n_components, sample_weight=weights)
-    return labels
+    subset = np.asarray(X[rows], dtype=np.float64)
+    n_rows = rows.size
+    tree = None
+    if n_rows > 1 and counts[0] < n_rows:
+        model = default_model(n_rows, subset.shape[1])
+        Z = svd_transform(subset, weights)
+        tree = merge_tree(Z, model, weights, counts[0])
+    labels_by_count = {}
+    for k in counts:
+        labels = np.full(n_samples, -1, dtype=np.intp)
+        if tree is None or k >= n_rows:
+            labels[rows] = np.arange(n_rows, dtype=np.intp)
+        else:
+            labels[rows] = cut_tree(tree.merges, n_rows, k)
+        labels_by_count[k] = labels
+    return labels_by_count
+
+
+def same_partition(first: Assignment, second: Assignment) -> bool:
+    """Whether two hard assignments put the same rows together (labels may differ).
+
+    EM from two such starts follows the same path up to the order of the
+    components, so one of them can be skipped. Soft assignments never compare equal.
+    """
+    if first.labels is None or second.labels is None:
+        return False
+    return bool(np.array_equal(_canonical(first.labels), _canonical(second.labels)))
+
+
+def _canonical(labels):
+    # Number components by their first row; unassigned rows (-1) stay -1.
+    assigned = labels >= 0
+    _, first_rows, inverse = np.unique(labels[assigned], return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first_rows))
+    canonical = np.full(labels.shape, -1, dtype=np.intp)
+    canonical[assigned] = order[inverse.ravel()]
+    return canonical
 
 
 def _labels_at(indices, n_samples):
