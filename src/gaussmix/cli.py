@@ -197,7 +197,7 @@ def _lab(args) -> int:
         random_state=args.seed,
         n_init=args.n_init,
         n_jobs=-1 if args.jobs is None else args.jobs,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,
     )
     print(format_summary(result))
     return 0
@@ -238,7 +238,7 @@ def _fit(args) -> int:
             n_init=args.n_init,
             random_state=args.seed,
             n_jobs=-1 if args.jobs is None else args.jobs,
-            progress=sys.stderr.isatty(),
+            progress=True,
         ).fit(frame)
         model = selector.best_estimator_
         table = selector.results_frame()
@@ -402,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
     )
-    lab.add_argument("--no-progress", action="store_true", help="no progress bar")
+    lab.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (or lines, off a terminal)"
+    )
     lab.set_defaults(handler=_lab)
 
     fit = commands.add_parser(

@@ -734,3 +734,29 @@ def test_search_reaches_the_model_mclust_selects_on_diabetes():
     without = np.asarray(draws_only.results_["log_likelihood"])
     assert np.all(with_hc >= without - 1e-8 * np.abs(without))
     assert (draws_only.best_covariance_type_, draws_only.best_n_components_) != ("VVV", 3)
+
+
+# ------------------------------------------------------------------ large data
+def test_search_on_a_subsample_chooses_as_the_full_search_and_refits_on_all_rows(capsys):
+    rng = np.random.default_rng(11)
+    centres = np.array([[0.0, 0.0], [6.0, 1.0], [2.0, 7.0]])
+    X = np.vstack([rng.multivariate_normal(c, [[1.0, 0.4], [0.4, 1.5]], 600) for c in centres])
+    params = dict(n_components=range(1, 6), covariance_types=["EII", "EEE", "VVV"], random_state=0)
+    full = GaussianMixtureIC(**params).fit(X)
+    sampled = GaussianMixtureIC(**params, max_search_samples=400, progress="log").fit(X)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 15 and lines[-1].startswith("gaussmix: candidate 15/15")
+    assert sampled.n_search_samples_ == 400 and full.n_search_samples_ == X.shape[0]
+    assert (sampled.best_covariance_type_, sampled.best_n_components_) == (
+        full.best_covariance_type_,
+        full.best_n_components_,
+    )
+    # The chosen model is fitted on every row, as the full search's is.
+    assert sampled.labels_.shape == (X.shape[0],)
+    assert sampled.best_index_ in sampled.refit_results_["index"]
+    assert sampled.bic(X) == pytest.approx(full.bic(X), rel=1e-6)
+    np.testing.assert_allclose(
+        np.sort(sampled.weights_), np.sort(full.weights_), rtol=1e-4, atol=1e-6
+    )
+    again = GaussianMixtureIC(**params, max_search_samples=400).fit(X)
+    np.testing.assert_array_equal(again.means_, sampled.means_)

@@ -151,8 +151,8 @@ def test_chosen_model_and_bic_agree_with_independent_computations(faithful_lab):
     assert chosen["n_parameters"] == n_parameters
 
     # 2. scikit-learn, converged as tightly as the lab's search, from 5 starts, over the
-    #    grid of its four covariance types: the lab's table agrees on those, and the
-    #    lab's choice (from mclust's 14 models, a superset) is at least as good.
+    #    grid of its four covariance types: the lab's table is at least as good on those,
+    #    and the lab's choice (from mclust's 14 models, a superset) is at least as good.
     sklearn_best = np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -169,7 +169,9 @@ def test_chosen_model_and_bic_agree_with_independent_computations(faithful_lab):
                 row = candidates[
                     (candidates.covariance_type == alias) & (candidates.n_components == components)
                 ].iloc[0]
-                assert row.bic == pytest.approx(reference.bic(train), abs=0.05), row
+                # Same k-means draws, plus mclust's start: never worse, better where
+                # the hierarchical start finds a higher maximum.
+                assert row.bic <= reference.bic(train) + 0.05, row
                 if not row.spurious:
                     sklearn_best = min(sklearn_best, reference.bic(train))
     assert summary["train"]["bic"] <= sklearn_best + 0.05

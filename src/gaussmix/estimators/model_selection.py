@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from collections.abc import Iterable
 from numbers import Integral, Real
@@ -40,6 +42,13 @@ RESULT_COLUMNS = (
 )
 
 
+#: With a subsample, candidates within this much of the best criterion value on the
+#: subsample are refitted on all rows: a BIC difference above 10 is "very strong"
+#: evidence (Kass & Raftery 1995), and on more rows it only grows.
+REFIT_MARGIN = 10.0
+REFIT_COLUMNS = ("bic", "aic", "icl", "log_likelihood", "n_iter", "converged", "spurious")
+
+
 class SpuriousFitWarning(UserWarning):
     """A candidate model is a degenerate (spurious) maximum of the likelihood."""
 
@@ -66,6 +75,19 @@ def _draw_starts(X, n_components, n_init, init_params, seed, sample_weight):
         initial_assignment(X, n_components, init_params, random_state, sample_weight)
         for _ in range(n_init)
     ]
+
+
+def _progress_lines(results, grid):
+    """One line on stderr per finished candidate: progress where no bar can be drawn."""
+    started = time.perf_counter()
+    for done, ((n_components, name), result) in enumerate(zip(grid, results), start=1):
+        print(
+            f"gaussmix: candidate {done}/{len(grid)} ({n_components} {name}) done, "
+            f"{time.perf_counter() - started:.1f} s elapsed",
+            file=sys.stderr,
+            flush=True,
+        )
+        yield result
 
 
 def _distinct(assignments):
@@ -128,10 +150,20 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         variance in that direction, or when a component has fewer effective
         points than it needs for its own variances (``1 + min(p_k, D)``, ``p_k``
         the covariance parameters one more component adds).
+    max_search_samples : int or None, default=50_000
+        On more rows than this, the candidates are fitted and ranked on a seeded
+        subsample of this many rows (drawn with ``random_state``); then the best
+        candidate and every other one within ``REFIT_MARGIN`` (10) of its
+        criterion on the subsample are refitted on all rows, starting from their
+        subsample fits, and the best of those on all rows is chosen. ``results_``
+        holds the subsample's table, ``refit_results_`` the refits'. None searches
+        on all rows.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
-    progress : bool, default=False
-        Show a progress bar (tqdm) over the candidates.
+    progress : bool or {'bar', 'log'}, default=False
+        Report the candidates as they finish: ``'bar'`` a progress bar (tqdm),
+        ``'log'`` one line per candidate on stderr; True picks the bar when
+        stderr is a terminal and lines otherwise.
     prior : None, 'default', dict or ConjugatePrior, default=None
         Conjugate-prior regularisation of every candidate (see
         :class:`GaussianMixture`); ``'default'`` and a dict are resolved per
@@ -156,6 +188,13 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         spurious or failed; empty otherwise).
     estimators_ : list of GaussianMixture or None
         The fitted candidates, aligned with :attr:`results_` (None where a fit failed).
+    n_search_samples_ : int
+        The rows the candidates were fitted and ranked on (all of them, or
+        ``max_search_samples``).
+    refit_results_ : dict of list or None
+        With a subsample: the candidates refitted on all rows (``index`` into
+        :attr:`results_`, ``n_components``, ``covariance_type``, ``bic``, ``aic``,
+        ``icl``, ``log_likelihood``, ``spurious``), criteria on all rows.
     weights_, means_, covariances_, precisions_, precisions_cholesky_, converged_, \
 n_iter_, lower_bound_, labels_
         The chosen model's attributes.
@@ -187,8 +226,9 @@ n_iter_, lower_bound_, labels_
         "hc_start": ["boolean"],
         "exclude_spurious": ["boolean"],
         "singular_tol": [Interval(Real, 0.0, None, closed="left")],
+        "max_search_samples": [Interval(Integral, 2, None, closed="left"), None],
         "n_jobs": [Integral, None],
-        "progress": ["boolean"],
+        "progress": ["boolean", StrOptions({"bar", "log"})],
         "prior": [None, StrOptions({"default"}), dict, ConjugatePrior],
     }
 
@@ -207,6 +247,7 @@ n_iter_, lower_bound_, labels_
         hc_start=True,
         exclude_spurious=True,
         singular_tol=1e-5,
+        max_search_samples=50_000,
         n_jobs=None,
         progress=False,
         prior=None,
@@ -223,6 +264,7 @@ n_iter_, lower_bound_, labels_
         self.hc_start = hc_start
         self.exclude_spurious = exclude_spurious
         self.singular_tol = singular_tol
+        self.max_search_samples = max_search_samples
         self.n_jobs = n_jobs
         self.progress = progress
         self.prior = prior
@@ -302,6 +344,20 @@ n_iter_, lower_bound_, labels_
             if isinstance(self.random_state, Integral)
             else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         )
+        everything = (X, total_weights, sample_weight)
+        if self.max_search_samples is not None and n_samples > self.max_search_samples:
+            rows = np.sort(
+                check_random_state(seed).choice(n_samples, self.max_search_samples, replace=False)
+            )
+            X = X[rows]
+            total_weights = None if total_weights is None else total_weights[rows]
+            sample_weight = check_sample_weight(
+                None if sample_weight is None else sample_weight[rows],
+                rows.size,
+                X.dtype,
+                normalize=True,
+            )
+        self.n_search_samples_ = X.shape[0]
 
         parallel = Parallel(n_jobs=self.n_jobs)
         starts = dict(
@@ -332,25 +388,31 @@ n_iter_, lower_bound_, labels_
             )
             for k, name in grid
         )
-        fits = list(self._progress(fits, len(grid)))
+        fits = list(self._progress(fits, grid))
         self._record(X, total_weights, grid, fits)
         self._choose()
+        self.refit_results_ = None
+        if self.n_search_samples_ < n_samples:
+            self._refit_on_all_rows(*everything, seed)
         return self
 
-    def _progress(self, results, total):
-        if not self.progress:
+    def _progress(self, results, grid):
+        mode = self.progress
+        if not mode:
             return results
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # pragma: no cover - tqdm comes with the plot extra
-            return results
-        return tqdm(results, total=total, desc="fitting candidates", unit="model", leave=False)
+        if mode == "bar" or (mode is True and sys.stderr.isatty()):
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - tqdm comes with the plot extra
+                return results
+            return tqdm(
+                results, total=len(grid), desc="fitting candidates", unit="model", leave=False
+            )
+        return _progress_lines(results, grid)
 
     def _record(self, X, sample_weight, grid, fits):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        total_weight = float(np.sum(weights, dtype=np.float64))
         data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
-        n_features = X.shape[1]
         results = {column: [] for column in RESULT_COLUMNS}
         self.estimators_ = []
         for (n_components, name), (estimator, error) in zip(grid, fits):
@@ -358,33 +420,7 @@ n_iter_, lower_bound_, labels_
             row.update(n_components=n_components, covariance_type=name, reason=error)
             row.update(converged=False, spurious=False, n_iter=0, n_parameters=0)
             if estimator is not None:
-                n_parameters = estimator._n_parameters()
-                # Log-densities and responsibilities in one pass over the data.
-                log_prob, log_resp = estimator._inference_pass(X, score_rows, with_resp=True)
-                log_likelihood = float(np.dot(weights, log_prob))
-                bic = criteria.bic(log_likelihood, n_parameters, total_weight)
-                entropy = float(-np.dot(weights, log_resp.max(axis=1)))
-                ratio, points = criteria.degeneracy(
-                    criteria.component_covariance_matrices(
-                        estimator.covariances_, name, n_components, n_features
-                    ),
-                    estimator.weights_ * total_weight,
-                    data_covariance,
-                    self.reg_covar,
-                )
-                row.update(
-                    bic=bic,
-                    aic=criteria.aic(log_likelihood, n_parameters),
-                    icl=bic + 2.0 * entropy,
-                    log_likelihood=log_likelihood,
-                    n_parameters=n_parameters,
-                    converged=estimator.converged_,
-                    n_iter=estimator.n_iter_,
-                    min_variance_ratio=float(ratio.min()),
-                    min_component_points=float(points.min()),
-                )
-                reason = self._spurious_reason(ratio, points, name, n_components, n_features)
-                row.update(spurious=bool(reason), reason=reason)
+                row.update(self._criteria(estimator, X, weights, data_covariance))
             if estimator is not None and hasattr(self, "feature_names_in_"):
                 # Candidates were fitted on the validated array; keep the column names.
                 estimator.feature_names_in_ = self.feature_names_in_
@@ -392,6 +428,80 @@ n_iter_, lower_bound_, labels_
                 results[column].append(row[column])
             self.estimators_.append(estimator)
         self.results_ = results
+
+    def _criteria(self, estimator, X, weights, data_covariance):
+        """A fitted candidate's row of :attr:`results_` on ``X`` (weights per row)."""
+        n_components, n_features = estimator.means_.shape
+        name = estimator.covariance_type
+        total_weight = float(np.sum(weights, dtype=np.float64))
+        n_parameters = estimator._n_parameters()
+        # Log-densities and responsibilities in one pass over the data.
+        log_prob, log_resp = estimator._inference_pass(X, score_rows, with_resp=True)
+        log_likelihood = float(np.dot(weights, log_prob))
+        bic = criteria.bic(log_likelihood, n_parameters, total_weight)
+        entropy = float(-np.dot(weights, log_resp.max(axis=1)))
+        ratio, points = criteria.degeneracy(
+            criteria.component_covariance_matrices(
+                estimator.covariances_, name, n_components, n_features
+            ),
+            estimator.weights_ * total_weight,
+            data_covariance,
+            self.reg_covar,
+        )
+        reason = self._spurious_reason(ratio, points, name, n_components, n_features)
+        return dict(
+            bic=bic,
+            aic=criteria.aic(log_likelihood, n_parameters),
+            icl=bic + 2.0 * entropy,
+            log_likelihood=log_likelihood,
+            n_parameters=n_parameters,
+            converged=estimator.converged_,
+            n_iter=estimator.n_iter_,
+            min_variance_ratio=float(ratio.min()),
+            min_component_points=float(points.min()),
+            spurious=bool(reason),
+            reason=reason,
+        )
+
+    def _refit_on_all_rows(self, X, total_weights, sample_weight, seed):
+        """Refit the subsample's best candidates on all rows; keep the best of them."""
+        values = np.asarray(self.results_[self.criterion], dtype=np.float64)
+        eligible = np.isfinite(values)
+        if self.exclude_spurious:
+            eligible &= ~np.asarray(self.results_["spurious"], dtype=bool)
+        close = np.flatnonzero(eligible & (values <= values[self.best_index_] + REFIT_MARGIN))
+        weights = np.ones(X.shape[0]) if total_weights is None else total_weights
+        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        refits = {"index": [], "n_components": [], "covariance_type": []}
+        refits.update({column: [] for column in REFIT_COLUMNS})
+        best, best_value = None, np.inf
+        for index in sorted(close, key=lambda i: values[i]):
+            start = self.estimators_[index]
+            refit = clone(start).set_params(
+                n_init=1,
+                weights_init=start.weights_,
+                means_init=start.means_,
+                precisions_init=start.precisions_,
+                random_state=seed,
+            )
+            fitted, _ = _candidate_fit(refit, X, sample_weight, None)
+            if fitted is None:
+                continue
+            row = self._criteria(fitted, X, weights, data_covariance)
+            refits["index"].append(int(index))
+            refits["n_components"].append(int(start.n_components))
+            refits["covariance_type"].append(start.covariance_type)
+            for column in REFIT_COLUMNS:
+                refits[column].append(row[column])
+            if (not row["spurious"] or not self.exclude_spurious) and row[
+                self.criterion
+            ] < best_value:
+                best, best_value = (int(index), fitted), row[self.criterion]
+        self.refit_results_ = refits
+        if best is not None:
+            if hasattr(self, "feature_names_in_"):
+                best[1].feature_names_in_ = self.feature_names_in_
+            self._adopt(*best)
 
     def _spurious_reason(self, ratio, points, name, n_components, n_features):
         reasons = []
@@ -459,10 +569,14 @@ n_iter_, lower_bound_, labels_
             )
         # Ties go to the earlier candidate: fewer components, then the order given.
         best = int(np.flatnonzero(eligible)[np.argmin(values[eligible])])
-        self.best_index_ = best
-        self.best_estimator_ = self.estimators_[best]
-        self.best_n_components_ = int(results["n_components"][best])
-        self.best_covariance_type_ = results["covariance_type"][best]
+        self._adopt(best, self.estimators_[best])
+
+    def _adopt(self, index, estimator):
+        """Make candidate ``index``, fitted as ``estimator``, the chosen model."""
+        self.best_index_ = index
+        self.best_estimator_ = estimator
+        self.best_n_components_ = int(self.results_["n_components"][index])
+        self.best_covariance_type_ = self.results_["covariance_type"][index]
         for attribute in (
             "weights_",
             "means_",

@@ -308,8 +308,9 @@ def run_lab(
     n_jobs : int, default=-1
         Candidates fitted in parallel (joblib; -1: one process per CPU, which on
         two cores halves the search time of the default grid).
-    progress : bool, default=False
-        Show a progress bar over the candidates.
+    progress : bool or {'bar', 'log'}, default=False
+        Report the candidates as they finish (see :class:`GaussianMixtureIC`): a
+        bar on a terminal, one line per candidate on stderr otherwise.
 
     Returns
     -------
