@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from gaussmix import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 from gaussmix.datasets import load_faithful
+from gaussmix.estimators.model_selection import SCREEN_MARGIN
 from helpers import FITTED_ARRAYS, assert_models_close
 
 CRITERIA = ("bic", "aic", "icl")
@@ -75,6 +76,19 @@ def _faithful():
     X = StandardScaler().fit_transform(X)
     selector = GaussianMixtureIC(
         n_components=range(1, 5), covariance_types="scikit-learn", random_state=0
+    ).fit(X)
+    return X, selector
+
+
+@functools.cache
+def _faithful_exhaustive():
+    """The same search with every start of every candidate run to convergence."""
+    X, _ = _faithful()
+    selector = GaussianMixtureIC(
+        n_components=range(1, 5),
+        covariance_types="scikit-learn",
+        random_state=0,
+        screen_starts=False,
     ).fit(X)
     return X, selector
 
@@ -171,7 +185,7 @@ def test_trap_under_convergence_ranking_agrees_with_converged_fits():
     [(1, "full"), (2, "spherical"), (3, "diag"), (4, "tied"), (3, "full")],
 )
 def test_results_table_matches_individually_fitted_models(n_components, covariance_type):
-    X, selector = _faithful()
+    X, selector = _faithful_exhaustive()
     results = selector.results_
     row = next(
         i
@@ -760,3 +774,25 @@ def test_search_on_a_subsample_chooses_as_the_full_search_and_refits_on_all_rows
     )
     again = GaussianMixtureIC(**params, max_search_samples=400).fit(X)
     np.testing.assert_array_equal(again.means_, sampled.means_)
+
+
+def test_screened_search_chooses_as_the_exhaustive_one_and_its_contenders_are_exact():
+    _, screened = _faithful()
+    _, exhaustive = _faithful_exhaustive()
+    assert screened.best_index_ == exhaustive.best_index_
+    np.testing.assert_array_equal(screened.means_, exhaustive.means_)
+    screened_bic = np.asarray(screened.results_["bic"])
+    exhaustive_bic = np.asarray(exhaustive.results_["bic"])
+    # Screening can only lose likelihood, never gain it.
+    assert np.all(screened_bic >= exhaustive_bic - 1e-9 * np.abs(exhaustive_bic))
+    eligible = ~np.asarray(exhaustive.results_["spurious"])
+    contenders = eligible & (screened_bic <= screened_bic[eligible].min() + SCREEN_MARGIN)
+    assert contenders.sum() >= 2
+    for column in ("bic", "log_likelihood", "n_iter"):
+        np.testing.assert_array_equal(
+            np.asarray(screened.results_[column])[contenders],
+            np.asarray(exhaustive.results_[column])[contenders],
+        )
+    # And it runs fewer EM iterations in all.
+    ran = sum(est._iterations_run for est in screened.estimators_ if est is not None)
+    assert ran < 0.8 * sum(est._iterations_run for est in exhaustive.estimators_ if est is not None)

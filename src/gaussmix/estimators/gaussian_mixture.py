@@ -8,6 +8,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..backends import InMemoryBackend
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
 from ..engine import criteria
-from ..engine.collapse import CollapseHandler
+from ..engine.collapse import CollapseHandler, CollapseWarning
 from ..engine.em import run_em
 from ..engine.params import EMResult, MixtureParams
 from ..engine.passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
@@ -28,6 +29,38 @@ from ..starts import initial_assignment
 from ._validation import check_finite, check_means, check_sample_weight, check_weights
 
 logger = logging.getLogger("gaussmix")
+
+
+class _StartState(NamedTuple):
+    """One start of a screened fit: its run so far and its collapse bookkeeping."""
+
+    result: EMResult
+    budget: int
+    frozen: frozenset
+    finished: bool
+
+
+class Screen(NamedTuple):
+    """Short runs of every start before the best one is run to convergence.
+
+    Biernacki, Celeux & Govaert (2003), "Choosing starting values for the EM
+    algorithm": a few iterations tell the promising starts from the others.
+    """
+
+    tol: float = 1e-3
+    max_iter: int = 25
+    #: Starts run to convergence whatever their short runs show (mclust's start).
+    always: tuple = ()
+
+
+def _best_finished(starts):
+    # The highest bound among finished runs; ties go to the earlier start, as
+    # GaussianMixture's own comparison of starts does.
+    best = None
+    for state in starts:
+        if state.finished and (best is None or state.result.lower_bound > best.lower_bound):
+            best = state.result
+    return best
 
 
 @contextmanager
@@ -308,6 +341,14 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         centre = backend.centre()
 
         best = None
+        # Set by the model search (GaussianMixtureIC) only: short runs of every start.
+        screen = getattr(self, "_screen", None)
+        if n_init == 1 or self.max_iter == 0:
+            screen = None
+        starts = []
+        self._screened_starts = None
+        # EM iterations of every start together (the work, where n_iter_ is the result's).
+        self._iterations_run = 0
         with _verbose_logging(self.verbose), backend:
             for init in range(n_init):
                 started = time.perf_counter()
@@ -343,14 +384,18 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         model,
                         params,
                         centre=centre,
-                        tol=self.tol,
-                        max_iter=self.max_iter,
+                        tol=self.tol if screen is None else screen.tol,
+                        max_iter=self.max_iter
+                        if screen is None
+                        else min(self.max_iter, screen.max_iter),
                         reg_covar=self.reg_covar,
                         lower_bound=lower_bound,
                         on_iteration=self._progress_reporter(),
                         collapse=collapse,
                         prior=prior,
                     )
+                    if screen is not None:
+                        starts.append(self._start_state(result, collapse))
                     status = "converged" if result.converged else "did not converge"
                     if self.verbose == 1:
                         logger.info("Initialization %s.", status)
@@ -361,8 +406,18 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                             time.perf_counter() - started,
                             result.lower_bound,
                         )
+                self._iterations_run += result.n_iter
                 if best is None or result.lower_bound > best.lower_bound or self.max_iter == 0:
                     best = result
+            if screen is not None:
+                # Only the start ahead after the short runs is run to convergence now;
+                # the others can be finished later (_finish_starts) and are then
+                # exactly the runs that an unscreened fit makes.
+                ahead = max(range(len(starts)), key=lambda i: starts[i].result.lower_bound)
+                kept = sorted({ahead, *(i for i in screen.always if i < len(starts))})
+                self._continue_starts(starts, kept, backend, model, centre, prior)
+                best = _best_finished(starts)
+                self._screened_starts = starts
             # Labels from the final parameters, as scikit-learn's fit_predict gives.
             labels = label_rows(backend, model, best.params, centre)
 
@@ -428,6 +483,78 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         params = MixtureParams(weights, means, covariances, precisions_chol)
         params, _ = collapse.resolve(params, None, empty, singular, 0)
         return params
+
+    def _start_state(self, result, collapse):
+        finished = result.n_iter >= self.max_iter or (
+            result.converged
+            and len(result.lower_bounds) > 1
+            and abs(result.lower_bounds[-1] - result.lower_bounds[-2]) < self.tol
+        )
+        return _StartState(result, collapse.budget, frozenset(collapse.frozen), finished)
+
+    def _continue_starts(self, starts, indices, backend, model, centre, prior):
+        """Run the starts at ``indices`` on from where their short runs stopped.
+
+        EM is deterministic, so a run continued from its last parameters, bound
+        and collapse budget is the run it would have been uninterrupted.
+        """
+        for index in indices:
+            state = starts[index]
+            if state.finished:
+                continue
+            collapse = CollapseHandler(backend, model, centre, self.reg_covar, self.n_components)
+            collapse.budget = state.budget
+            collapse.frozen = set(state.frozen)
+            head = state.result
+            tail = run_em(
+                backend,
+                model,
+                head.params,
+                centre=centre,
+                tol=self.tol,
+                max_iter=self.max_iter - head.n_iter,
+                reg_covar=self.reg_covar,
+                lower_bound=head.lower_bound,
+                collapse=collapse,
+                prior=prior,
+            )
+            self._iterations_run = getattr(self, "_iterations_run", 0) + tail.n_iter
+            whole = EMResult(
+                params=tail.params,
+                lower_bound=tail.lower_bound,
+                lower_bounds=[*head.lower_bounds, *tail.lower_bounds],
+                n_iter=head.n_iter + tail.n_iter,
+                converged=tail.converged,
+            )
+            starts[index] = _StartState(whole, collapse.budget, frozenset(collapse.frozen), True)
+
+    def _unfinished_starts(self) -> int:
+        """How many starts a screened fit has left short (0 for an ordinary fit)."""
+        starts = getattr(self, "_screened_starts", None)
+        return 0 if not starts else sum(not state.finished for state in starts)
+
+    def _finish_starts(self, X, sample_weight=None):
+        """Run every start a screened fit left short to convergence; keep the best.
+
+        Afterwards the model is exactly what the same fit without screening gives.
+        """
+        if not self._unfinished_starts():
+            return self
+        starts = self._screened_starts
+        model = get_covariance_model(self.covariance_type)
+        backend = InMemoryBackend(
+            X,
+            sample_weight,
+            bytes_per_row=workspace_bytes_per_row(model, self.n_components, X.shape[1], X.dtype),
+        )
+        centre = backend.centre()
+        with warnings.catch_warnings(), backend:
+            warnings.simplefilter("ignore", CollapseWarning)
+            self._continue_starts(starts, range(len(starts)), backend, model, centre, self.prior_)
+            best = _best_finished(starts)
+            self.labels_ = label_rows(backend, model, best.params, centre)
+        self._store(best, model, X.dtype)
+        return self
 
     def _progress_reporter(self):
         if self.verbose < 1:

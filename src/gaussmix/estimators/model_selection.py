@@ -23,7 +23,7 @@ from ..engine.passes import score_rows
 from ..engine.prior import ConjugatePrior
 from ..starts import Assignment, hc_assignments, initial_assignment, same_partition
 from ._validation import check_finite, check_sample_weight
-from .gaussian_mixture import GaussianMixture
+from .gaussian_mixture import GaussianMixture, Screen
 
 RESULT_COLUMNS = (
     "n_components",
@@ -42,6 +42,10 @@ RESULT_COLUMNS = (
 )
 
 
+#: Candidates within this much of the best criterion value have all their starts run
+#: to convergence; the others only the start that leads after short runs (see
+#: ``screen_starts``).
+SCREEN_MARGIN = 10.0
 #: With a subsample, candidates within this much of the best criterion value on the
 #: subsample are refitted on all rows: a BIC difference above 10 is "very strong"
 #: evidence (Kass & Raftery 1995), and on more rows it only grows.
@@ -53,9 +57,10 @@ class SpuriousFitWarning(UserWarning):
     """A candidate model is a degenerate (spurious) maximum of the likelihood."""
 
 
-def _candidate_fit(template, X, sample_weight, assignments):
+def _candidate_fit(template, X, sample_weight, assignments, screen=None):
     """Fit one candidate from precomputed starts; returns the estimator or the error."""
     estimator = clone(template)
+    estimator._screen = screen
     with warnings.catch_warnings():
         # Convergence is recorded in the results table and summarised once.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -137,6 +142,15 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the starts; every candidate with the same number of components
         starts from the same draws.
+    screen_starts : bool, default=True
+        Run every start of a candidate for a few iterations (up to 25, or until
+        the mean log-likelihood changes by less than 1e-3), then only the one
+        ahead, and mclust's start, to convergence (Biernacki, Celeux & Govaert
+        2003). Candidates that end within ``SCREEN_MARGIN`` (10) of the best
+        criterion value then have their other starts run to convergence as well,
+        so the chosen model and
+        its neighbours are exactly what ``screen_starts=False`` (every start of
+        every candidate to convergence) gives, at a fraction of the iterations.
     hc_start : bool, default=True
         Add mclust's start (``init_params='hc'``: model-based hierarchical
         clustering, one tree for all numbers of components) to every candidate's
@@ -224,6 +238,7 @@ n_iter_, lower_bound_, labels_
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
         "random_state": ["random_state"],
         "hc_start": ["boolean"],
+        "screen_starts": ["boolean"],
         "exclude_spurious": ["boolean"],
         "singular_tol": [Interval(Real, 0.0, None, closed="left")],
         "max_search_samples": [Interval(Integral, 2, None, closed="left"), None],
@@ -245,6 +260,7 @@ n_iter_, lower_bound_, labels_
         init_params="kmeans",
         random_state=None,
         hc_start=True,
+        screen_starts=True,
         exclude_spurious=True,
         singular_tol=1e-5,
         max_search_samples=50_000,
@@ -262,6 +278,7 @@ n_iter_, lower_bound_, labels_
         self.init_params = init_params
         self.random_state = random_state
         self.hc_start = hc_start
+        self.screen_starts = screen_starts
         self.exclude_spurious = exclude_spurious
         self.singular_tol = singular_tol
         self.max_search_samples = max_search_samples
@@ -371,6 +388,7 @@ n_iter_, lower_bound_, labels_
                 ),
             )
         )
+        hc_labels = {}
         if self.hc_start:
             uniform = sample_weight is None or np.all(sample_weight == sample_weight[0])
             hc_labels = hc_assignments(
@@ -380,16 +398,35 @@ n_iter_, lower_bound_, labels_
                 starts[k] = [*starts[k], Assignment(labels=hc_labels[k], resp=None)]
         # The draws come first: ties between starts go to the earlier one.
         starts = {k: _distinct(assignments) for k, assignments in starts.items()}
+        # mclust's start is always run to convergence, never screened away.
+        screens = {
+            k: Screen(
+                always=tuple(
+                    i
+                    for i, assignment in enumerate(starts[k])
+                    if self.hc_start
+                    and same_partition(assignment, Assignment(labels=hc_labels[k], resp=None))
+                )
+            )
+            if self.screen_starts
+            else None
+            for k in counts
+        }
         grid = [(k, name) for name in types for k in counts]
         # Results come back in grid order as they finish, so the bar counts finished fits.
         fits = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_candidate_fit)(
-                self._template(k, name, seed, len(starts[k])), X, sample_weight, starts[k]
+                self._template(k, name, seed, len(starts[k])),
+                X,
+                sample_weight,
+                starts[k],
+                screens[k],
             )
             for k, name in grid
         )
         fits = list(self._progress(fits, grid))
         self._record(X, total_weights, grid, fits)
+        self._finish_contenders(X, total_weights, sample_weight)
         self._choose()
         self.refit_results_ = None
         if self.n_search_samples_ < n_samples:
@@ -462,6 +499,38 @@ n_iter_, lower_bound_, labels_
             spurious=bool(reason),
             reason=reason,
         )
+
+    def _finish_contenders(self, X, total_weights, sample_weight):
+        """Run every start of the candidates that may win, as an exhaustive search does.
+
+        Screened candidates ran only their most promising start to convergence.
+        Those within ``SCREEN_MARGIN`` of the best eligible criterion value get
+        their other starts finished too (which can only improve them), until every
+        candidate in reach of the best is what the exhaustive search would give.
+        """
+        weights = np.ones(X.shape[0]) if total_weights is None else total_weights
+        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        while True:
+            values = np.asarray(self.results_[self.criterion], dtype=np.float64)
+            eligible = np.isfinite(values)
+            if self.exclude_spurious:
+                eligible &= ~np.asarray(self.results_["spurious"], dtype=bool)
+            if not eligible.any():
+                return
+            reach = values[eligible].min() + SCREEN_MARGIN
+            contenders = [
+                index
+                for index in np.flatnonzero(np.isfinite(values) & (values <= reach))
+                if self.estimators_[index]._unfinished_starts()
+            ]
+            if not contenders:
+                return
+            for index in contenders:
+                estimator = self.estimators_[index]
+                estimator._finish_starts(X, sample_weight)
+                row = self._criteria(estimator, X, weights, data_covariance)
+                for column, value in row.items():
+                    self.results_[column][index] = value
 
     def _refit_on_all_rows(self, X, total_weights, sample_weight, seed):
         """Refit the subsample's best candidates on all rows; keep the best of them."""
