@@ -190,3 +190,38 @@ def assert_models_close(actual, expected, rtol, floor=1e-9, attributes=FITTED_AR
         np.testing.assert_allclose(
             got, want, rtol=rtol, atol=near_zero_atol(want, floor), err_msg=f"attribute {name}"
         )
+
+
+# ------------------------------------------------------------ simulated mclust models
+def rotation_2d(degrees):
+    angle = np.deg2rad(degrees)
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def simulated_covariances(name, n_components):
+    """Two-feature covariances that are in mclust model ``name`` and in no smaller one."""
+    volume, shape, orientation = name
+    covariances = []
+    for k in range(n_components):
+        scale = [1.0, 4.0][k] if volume == "V" else 1.5
+        ratio = {"I": 1.0, "E": 5.0, "V": [8.0, 3.0][k]}[shape]
+        # 45 degrees apart: as far from sharing axes as two orientations get.
+        rotation = {"I": np.eye(2), "E": rotation_2d(30), "V": rotation_2d([20, 65][k])}
+        rotation = rotation[orientation]
+        spectrum = scale * np.array([np.sqrt(ratio), 1 / np.sqrt(ratio)])
+        covariances.append(rotation @ np.diag(spectrum) @ rotation.T)
+    return np.stack(covariances)
+
+
+def simulated_mixture(name, n_samples, seed, separation=14.0):
+    """Rows of a two-component mixture of mclust model ``name`` (two features)."""
+    rng = np.random.RandomState(seed)
+    covariances = simulated_covariances(name, 2)
+    centres = np.array([[0.0, 0.0], [separation, 0.0]])
+    labels = rng.randint(2, size=n_samples)
+    return np.vstack(
+        [
+            rng.multivariate_normal(centres[k], covariances[k], size=int(np.sum(labels == k)))
+            for k in range(2)
+        ]
+    )

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from gaussmix import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 from gaussmix.datasets import load_faithful
 from gaussmix.estimators.model_selection import SCREEN_MARGIN
-from helpers import FITTED_ARRAYS, assert_models_close
+from helpers import FITTED_ARRAYS, assert_models_close, simulated_mixture
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -796,3 +796,20 @@ def test_screened_search_chooses_as_the_exhaustive_one_and_its_contenders_are_ex
     # And it runs fewer EM iterations in all.
     ran = sum(est._iterations_run for est in screened.estimators_ if est is not None)
     assert ran < 0.8 * sum(est._iterations_run for est in exhaustive.estimators_ if est is not None)
+
+
+@pytest.mark.parametrize("name", sorted(MCLUST_STORAGE))
+def test_screened_search_chooses_as_the_exhaustive_one_on_each_mclust_model(name):
+    X = simulated_mixture(name, 240, seed=1, separation=6.0)
+    params = dict(
+        n_components=[1, 2, 3],
+        covariance_types=sorted({name, "EII", "EEE", "VVV"}),
+        n_init=3,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpuriousFitWarning)
+        screened = GaussianMixtureIC(**params).fit(X)
+        exhaustive = GaussianMixtureIC(**params, screen_starts=False).fit(X)
+    assert screened.best_index_ == exhaustive.best_index_
+    np.testing.assert_array_equal(screened.means_, exhaustive.means_)
