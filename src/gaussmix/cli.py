@@ -244,9 +244,15 @@ def _fit(args) -> int:
         table = selector.results_frame()
         table = table[~table["spurious"]].sort_values(args.criterion).head(5)
         n_spurious = int(sum(selector.results_["spurious"]))
+        sampled = ""
+        if selector.n_search_samples_ < len(frame):
+            sampled = (
+                f", ranked on a seeded sample of {selector.n_search_samples_:,} of the "
+                f"{len(frame):,} rows; the best refitted on all rows"
+            )
         print(
             f"best {args.criterion.upper()} of {len(selector.results_['bic'])} candidates"
-            f" ({n_spurious} spurious fits excluded):"
+            f" ({n_spurious} spurious fits excluded{sampled}):"
         )
         for _, row in table.iterrows():
             flag = "  <- chosen" if row["chosen"] else ""
