@@ -228,3 +228,55 @@ def test_sample_has_the_component_moments(model):
     se = np.sqrt(np.diag(full[1]) / 6000)
     assert np.all(np.abs(rows.mean(axis=0) - means[1]) < 5 * se)
     np.testing.assert_allclose(np.cov(rows.T), full[1], atol=0.1 * np.abs(full[1]).max())
+
+
+def test_full_precisions_cholesky_matches_a_per_block_reference():
+    """Batched LAPACK factors = per block ``inv(cholesky(Sigma_k)).T``; float32 stays float32."""
+    from scipy.linalg import solve_triangular
+
+    model = get_covariance_model("full")
+    rng = np.random.RandomState(3)
+    factors = rng.normal(size=(5, 4, 4))
+    covariances = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(4)
+    covariances[1] = 0.0  # not positive definite
+    covariances[2, 3, 3] = np.inf  # an infinite factor
+    covariances[3, 2, 0] = np.nan  # NaN in the lower triangle, the one that is read
+    covariances[4, 0, 2] = np.nan  # NaN in the upper triangle, which is not read
+    for dtype in (np.float64, np.float32):
+        stack = covariances.astype(dtype)
+        precisions_chol, singular = model.precisions_cholesky(stack)
+        assert precisions_chol.dtype == dtype and precisions_chol.flags.c_contiguous
+        np.testing.assert_array_equal(singular, [False, True, True, True, False])
+        for k, covariance in enumerate(stack):
+            if singular[k]:
+                np.testing.assert_array_equal(precisions_chol[k], np.eye(4))
+                continue
+            lower = np.linalg.cholesky(np.tril(covariance) + np.tril(covariance, -1).T)
+            expected = solve_triangular(lower, np.eye(4, dtype=dtype), lower=True).T
+            np.testing.assert_array_equal(np.tril(precisions_chol[k], -1), 0.0)
+            rtol = 1e-5 if dtype == np.float32 else 1e-13
+            np.testing.assert_allclose(precisions_chol[k], expected, rtol=rtol, atol=rtol)
+
+
+def test_index_tables_are_cached_read_only_and_match_numpy():
+    from gaussmix.covariance._base import identity, triangle
+
+    for n_features in (1, 2, 5):
+        table = triangle(n_features)
+        assert triangle(n_features) is table
+        rows, cols = np.triu_indices(n_features)
+        np.testing.assert_array_equal(table.rows, rows)
+        np.testing.assert_array_equal(table.cols, cols)
+        np.testing.assert_array_equal(table.upper_flat, rows * n_features + cols)
+        np.testing.assert_array_equal(table.diagonal, np.arange(n_features))
+        np.testing.assert_array_equal(table.quadratic_scale, np.where(rows == cols, -0.5, -1.0))
+        for got, expected in zip(table.pairs, np.triu_indices(n_features, 1)):
+            np.testing.assert_array_equal(got, expected)
+        packed = np.arange(rows.size, dtype=float) + 1.0
+        matrix = np.zeros((n_features, n_features))
+        matrix[rows, cols] = packed
+        matrix[cols, rows] = packed
+        np.testing.assert_array_equal(packed[table.unpack].reshape(n_features, -1), matrix)
+        np.testing.assert_array_equal(identity(n_features), np.eye(n_features))
+        for array in [*table[:-1], *table.pairs, identity(n_features)]:
+            assert not array.flags.writeable

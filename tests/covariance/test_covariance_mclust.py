@@ -498,3 +498,68 @@ def test_warm_started_orientation_never_undoes_the_previous_iteration(name):
     assert objective(counts, scatters, again) == pytest.approx(
         objective(counts, scatters, cold), rel=1e-10
     )
+
+
+@pytest.mark.parametrize("name", ["VEE", "VEV", "VEI"])
+def test_warm_started_volumes_reach_the_cold_optimum_and_never_go_up(name):
+    """VEE, VEV and VEI start their alternation from the previous shared shape.
+
+    From any previous covariances in the model the M-step's objective can only
+    go down (monotone EM); the optimum is unique (the problems are convex in
+    the log-volumes and log-shape, geodesically convex for VEE), so warm and
+    cold starts agree to the inner tolerance; from the optimum itself the
+    warm start stays there.
+    """
+    model = get_covariance_model(name)
+    assert model.warm_starts
+    counts, scatters = random_statistics(7)
+    _, previous_scatters = random_statistics(8)
+    scatters, previous_scatters = (
+        scatter_form(model, scatters),
+        scatter_form(model, previous_scatters),
+    )
+    previous = model.covariances_from_scatter(counts, previous_scatters)
+    full_scatters = expand(scatters, K, D)
+
+    def q(covariances):
+        return objective(counts, full_scatters, expand(covariances, K, D))
+
+    warm = model.covariances_from_scatter(counts, scatters, previous=previous)
+    cold = model.covariances_from_scatter(counts, scatters)
+    assert_constraint(name, warm, K, D)
+    assert q(warm) <= q(previous)
+    assert q(warm) == pytest.approx(q(cold), rel=1e-10)
+    # Both stop where Q changes by less than 1e-10 relative: the covariances by ~1e-5.
+    np.testing.assert_allclose(warm, cold, rtol=0, atol=1e-4 * abs(cold).max())
+    again = model.covariances_from_scatter(counts, scatters, previous=cold)
+    assert q(again) <= q(cold) + 1e-12 * abs(q(cold))
+    np.testing.assert_allclose(again, cold, rtol=0, atol=1e-4 * abs(cold).max())
+    # Unusable previous covariances fall back to the cold start.
+    for broken in [np.full_like(previous, np.nan), np.zeros_like(previous), previous[:1]]:
+        np.testing.assert_array_equal(
+            model.covariances_from_scatter(counts, scatters, previous=broken), cold
+        )
+
+
+@pytest.mark.parametrize("name", ["VEE", "VEV", "VEI"])
+def test_warm_started_m_step_stops_after_one_round_at_the_optimum(name, monkeypatch):
+    """From the covariances of the optimum, one round of the alternation confirms it."""
+    from gaussmix.covariance import _decomposition
+
+    model = get_covariance_model(name)
+    counts, scatters = random_statistics(9)
+    scatters = scatter_form(model, scatters)
+    optimum = model.covariances_from_scatter(counts, scatters)
+    rounds = []
+    original = _decomposition.converged
+
+    def counting(*args, **kwargs):
+        rounds.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_decomposition, "converged", counting)
+    model.covariances_from_scatter(counts, scatters, previous=optimum)
+    assert len(rounds) == 1
+    rounds.clear()
+    model.covariances_from_scatter(counts, scatters)
+    assert len(rounds) >= 2

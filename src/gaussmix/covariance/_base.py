@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -262,6 +263,72 @@ def flat_buffers(dtype, **sizes) -> dict:
     return {name: np.empty(int(size), dtype=dtype) for name, size in sizes.items()}
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+class Triangle(NamedTuple):
+    """Index tables of the packed upper triangle of ``n_features x n_features`` matrices.
+
+    Built once per ``n_features`` (see :func:`triangle`) and read-only: the
+    kernels and M-steps index with them every iteration.
+
+    Attributes
+    ----------
+    rows, cols : ndarray of shape (n_packed,)
+        ``np.triu_indices(n_features)``: the packed order of the quadratic features.
+    unpack : ndarray of shape (n_features * n_features,)
+        For each entry ``(i, j)`` of a row-major matrix, the position of
+        ``(min(i, j), max(i, j))`` in the packed order: ``packed[..., unpack]``
+        is the symmetric matrix, flattened.
+    upper_flat : ndarray of shape (n_packed,)
+        ``rows * n_features + cols``: the packed entries' positions in a
+        flattened matrix.
+    diagonal : ndarray of shape (n_features,)
+        ``np.arange(n_features)``: ``matrices[..., diagonal, diagonal]`` is the diagonal.
+    quadratic_scale : ndarray of shape (n_packed,)
+        ``-0.5`` on the diagonal, ``-1`` off it: ``x' L x`` over the packed upper
+        triangle of a symmetric ``L``, times ``-1/2``.
+    pairs : tuple of two ndarrays
+        ``np.triu_indices(n_features, 1)``: the strictly upper pairs ``(a, b)``.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    unpack: np.ndarray
+    upper_flat: np.ndarray
+    diagonal: np.ndarray
+    quadratic_scale: np.ndarray
+    pairs: tuple
+
+
+@lru_cache(maxsize=64)
+def triangle(n_features: int) -> Triangle:
+    """The (cached, read-only) :class:`Triangle` index tables for ``n_features``."""
+    n_features = int(n_features)
+    rows, cols = np.triu_indices(n_features)
+    packed = np.empty((n_features, n_features), dtype=np.intp)
+    packed[rows, cols] = np.arange(rows.size)
+    packed[cols, rows] = np.arange(rows.size)
+    first, second = np.triu_indices(n_features, 1)
+    return Triangle(
+        rows=_read_only(rows),
+        cols=_read_only(cols),
+        unpack=_read_only(packed.ravel()),
+        upper_flat=_read_only(rows * n_features + cols),
+        diagonal=_read_only(np.arange(n_features)),
+        quadratic_scale=_read_only(np.where(rows == cols, -0.5, -1.0)),
+        pairs=(_read_only(first), _read_only(second)),
+    )
+
+
+@lru_cache(maxsize=64)
+def identity(n_features: int) -> np.ndarray:
+    """A cached, read-only float64 identity matrix."""
+    return _read_only(np.eye(int(n_features)))
+
+
 def flip(matrix: np.ndarray) -> np.ndarray:
     """Reverse the last two axes (the exchange-matrix similarity ``J M J``)."""
     return matrix[..., ::-1, ::-1]
@@ -297,11 +364,12 @@ class ExpandedFeatures:
         quadratic, linear, constant = self.expansion(means_shifted, precisions_chol)
         n_features = means_shifted.shape[1]
         log_norm = self.log_det_cholesky(precisions_chol, n_features) - 0.5 * n_features * LOG_2PI
-        coefficients = np.hstack([quadratic, linear, (log_norm + constant + log_weights)[:, None]])
-        return Prepared(
-            log_norm=log_norm.astype(dtype),
-            arrays={"coefficients": np.ascontiguousarray(coefficients, dtype=dtype)},
-        )
+        n_quadratic = quadratic.shape[1]
+        coefficients = np.empty((log_norm.size, n_quadratic + n_features + 1), dtype=dtype)
+        coefficients[:, :n_quadratic] = quadratic
+        coefficients[:, n_quadratic:-1] = linear
+        coefficients[:, -1] = log_norm + constant + log_weights
+        return Prepared(log_norm=log_norm.astype(dtype), arrays={"coefficients": coefficients})
 
     def workspace(self, n_rows, n_components, n_features, dtype):
         n_expanded = self.n_quadratic(n_features) + n_features + 1

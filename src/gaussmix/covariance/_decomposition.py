@@ -20,19 +20,36 @@ reaches the other components.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, NamedTuple
+
 import numpy as np
+
+from ._base import identity, triangle
 
 # Relative change of Q below which an iterative M-step stops, and its round cap.
 INNER_TOL = 1e-10
 INNER_MAX_ITER = 500
 
 
+EPS = float(np.finfo(np.float64).eps)
+
+
 def geometric_mean(values: np.ndarray) -> np.ndarray:
     """``prod(values) ** (1 / n)`` over the last axis; 0 where any value is not positive."""
     values = np.asarray(values, dtype=np.float64)
-    positive = np.all(values > 0.0, axis=-1)
-    safe = np.where(values > 0.0, values, 1.0)
-    return np.where(positive, np.exp(np.mean(np.log(safe), axis=-1)), 0.0)
+    positive_entries = values > 0.0
+    safe = np.where(positive_entries, values, 1.0)
+    # The mean as np.mean computes it (a sum, then a division by the count), without its overhead.
+    mean_log = np.log(safe).sum(axis=-1) / values.shape[-1]
+    return np.where(positive_entries.all(axis=-1), np.exp(mean_log), 0.0)
+
+
+def positive_geometric_mean(values: np.ndarray) -> float:
+    """:func:`geometric_mean` of one vector known to be positive (a float)."""
+    return float(np.exp(np.log(values).sum() / values.shape[-1]))
 
 
 def eigh_descending(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +68,13 @@ def numerically_singular(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     n_values = values.shape[-1]
     largest = values.max(axis=-1)
-    return (largest <= 0.0) | (values.min(axis=-1) <= n_values * np.finfo(float).eps * largest)
+    return (largest <= 0.0) | (values.min(axis=-1) <= n_values * EPS * largest)
+
+
+def singular_vector(values: np.ndarray) -> bool:
+    """:func:`numerically_singular` of one vector of eigenvalues (or variances), as a bool."""
+    largest = float(values.max())
+    return largest <= 0.0 or float(values.min()) <= values.shape[-1] * EPS * largest
 
 
 def compose(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -60,13 +83,16 @@ def compose(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
     return 0.5 * (matrices + np.swapaxes(matrices, -1, -2))
 
 
-def unit_determinant(matrix: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def unit_determinant(
+    matrix: np.ndarray, decomposition: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """``(C, |matrix|^(1/d), inverse of C, eigenvalues of C)`` with ``C = matrix / |matrix|^(1/d)``.
 
     ``matrix`` is symmetric positive definite; the inverse comes from the
-    eigen-decomposition, so it is exactly symmetric.
+    eigen-decomposition (``eigh_descending(matrix)``, or ``decomposition`` where
+    the caller already has it), so it is exactly symmetric.
     """
-    values, vectors = eigh_descending(matrix)
+    values, vectors = eigh_descending(matrix) if decomposition is None else decomposition
     volume = float(geometric_mean(values))
     shape = values / volume
     return matrix / volume, volume, compose(vectors, 1.0 / shape), shape
@@ -77,9 +103,75 @@ def converged(previous: float, current: float, scale: float, tol: float = INNER_
     return abs(previous - current) <= tol * max(abs(current), scale, 1.0)
 
 
-def volume_objective(counts, volumes, active, n_features) -> float:
-    """``Q - d n`` after a volume update: ``d sum_k n_k log lambda_k`` over active components."""
-    return float(n_features * np.sum(counts[active] * np.log(volumes[active])))
+def alternate(
+    counts: np.ndarray,
+    totals: np.ndarray,
+    n_features: int,
+    pool: Callable[[np.ndarray], np.ndarray],
+    normalise: Callable[[np.ndarray], Any],
+    update_volumes: Callable[[Any], np.ndarray],
+    start: np.ndarray | None = None,
+    tol: float = INNER_TOL,
+    max_iter: int = INNER_MAX_ITER,
+) -> tuple[Any, np.ndarray] | None:
+    """Alternate a shared shape and the volumes ``lambda_k`` (VEI, VEE, VEV).
+
+    Each update minimises ``Q`` exactly in its block given the other
+    (Celeux & Govaert 1995, section 3.2.2), so ``Q`` decreases every round;
+    after a volume update ``Q = d sum_k n_k log lambda_k + d n`` (the sum over
+    the active components). The model supplies its blocks:
+
+    ``pool(volumes)``
+        ``sum_k W_k / lambda_k`` (in the model's scatter form) over the active
+        components, given their volumes;
+    ``normalise(pooled)``
+        the shape that ``pooled`` determines (scaled to a unit determinant), or
+        None where it is numerically singular;
+    ``update_volumes(shape)``
+        ``tr(W_k shape^-1) / (d n_k)`` for every component.
+
+    Components with ``totals`` (their scatters' traces) of zero are inactive:
+    volume 0, left out of the shape. The cold start is the volume update for
+    the identity shape, ``totals / (d n_k)``. ``start`` (optional; the previous
+    EM iteration's shared shape, up to a factor) starts instead from the
+    volume update for ``normalise(start)``, a state of the alternation like
+    any other: its ``Q`` is at most the previous parameters' (EM stays
+    monotone) and counts as the first round's predecessor, so that where the
+    previous shape is still the best to the tolerance the alternation stops
+    after one round. ``start`` is ignored unless that gives finite, positive
+    volumes to every active component.
+
+    Returns ``(shape, volumes)``, or None where a pooled shape is singular.
+    """
+    active = totals > 0.0
+    everyone = bool(active.all())
+    active_counts = counts if everyone else counts[active]
+
+    def objective_of(volumes):
+        chosen = volumes if everyone else volumes[active]
+        return float(n_features * np.sum(active_counts * np.log(chosen)))
+
+    volumes = np.where(active, totals / (n_features * counts), 0.0)
+    objective = np.inf
+    shape = normalise(start) if start is not None else None
+    if shape is not None:
+        warm = update_volumes(shape)
+        chosen = warm if everyone else warm[active]
+        if np.all(np.isfinite(chosen)) and np.all(chosen > 0.0):
+            volumes = warm if everyone else np.where(active, warm, 0.0)
+            objective = objective_of(volumes)
+    scale = n_features * counts.sum()
+    for _ in range(max(max_iter, 1)):
+        shape = normalise(pool(volumes if everyone else volumes[active]))
+        if shape is None:
+            return None
+        volumes = update_volumes(shape)
+        if not everyone:
+            volumes = np.where(active, volumes, 0.0)
+        previous, objective = objective, objective_of(volumes)
+        if converged(previous, objective, scale, tol):
+            break
+    return shape, volumes
 
 
 def polar_factor(matrix: np.ndarray) -> np.ndarray:
@@ -129,8 +221,50 @@ def majorise_minimise_step(
 
 def cayley(skew: np.ndarray) -> np.ndarray:
     """The rotation ``(I - S/2)^-1 (I + S/2)``: ``exp(S)`` to second order, exactly orthogonal."""
-    identity = np.eye(skew.shape[0])
-    return np.linalg.solve(identity - 0.5 * skew, identity + 0.5 * skew)
+    eye = identity(skew.shape[0])
+    return np.linalg.solve(eye - 0.5 * skew, eye + 0.5 * skew)
+
+
+class _PairTables(NamedTuple):
+    """Which coordinates two plane rotations ``i = (a, b)`` and ``l = (c, f)`` share."""
+
+    b_is_c: np.ndarray
+    b_is_f: np.ndarray
+    a_is_c: np.ndarray
+    a_is_f: np.ndarray
+    through_b: np.ndarray  # (b == f) - (b == c), as floats
+    through_a: np.ndarray  # (a == c) - (a == f), as floats
+
+
+def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
+    a, b = first[:, None], second[:, None]
+    c, f = first[None, :], second[None, :]
+    tables = _PairTables(
+        b_is_c=b == c,
+        b_is_f=b == f,
+        a_is_c=a == c,
+        a_is_f=a == f,
+        through_b=(b == f) * 1.0 - (b == c),
+        through_a=(a == c) * 1.0 - (a == f),
+    )
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
+@lru_cache(maxsize=64)
+def _cached_pair_tables(n_features: int) -> _PairTables:
+    return _build_pair_tables(*triangle(n_features).pairs)
+
+
+def _pair_tables(pairs: tuple) -> _PairTables:
+    """The tables of ``pairs``: cached for :func:`triangle`'s pairs, built for any others."""
+    first, second = pairs
+    n_features = round((1.0 + math.sqrt(1.0 + 8.0 * first.size)) / 2.0)
+    cached = triangle(n_features).pairs
+    if first is cached[0] and second is cached[1]:
+        return _cached_pair_tables(n_features)
+    return _build_pair_tables(np.asarray(first), np.asarray(second))
 
 
 def rotation_terms(rotated: np.ndarray, weights: np.ndarray, pairs: tuple):
@@ -153,23 +287,23 @@ def rotation_terms(rotated: np.ndarray, weights: np.ndarray, pairs: tuple):
         ``J' (d2F/dg2) J + curvature``.
     """
     first, second = pairs
+    tables = _pair_tables(pairs)
     off_diagonal = rotated[:, first, second]
     a, b = first[:, None], second[:, None]
     c, f = first[None, :], second[None, :]
     pooled = np.sum(weights[:, :, None] * rotated, axis=0)
     pooled = pooled + pooled.T
-    square = (b == c) * pooled[f, a] - (b == f) * pooled[c, a]
-    square = square - (a == c) * pooled[f, b] + (a == f) * pooled[c, b]
+    square = tables.b_is_c * pooled[f, a] - tables.b_is_f * pooled[c, a]
+    square = square - tables.a_is_c * pooled[f, b] + tables.a_is_f * pooled[c, b]
 
-    def weighted(weight_index, rows, cols):
-        # sum_k weights[k, weight_index_i] B_k[rows_i, cols_l], contracting over k first.
-        contracted = np.einsum("ki,kij->ij", weights[:, weight_index], rotated[:, rows, :])
-        return contracted[:, cols]
-
-    sandwich = (a == f) * weighted(first, second, first)
-    sandwich = sandwich - (a == c) * weighted(first, second, second)
-    sandwich = sandwich - (b == f) * weighted(second, first, first)
-    sandwich = sandwich + (b == c) * weighted(second, first, second)
+    # sum_k weights[k, a_i] B_k[b_i, j] and sum_k weights[k, b_i] B_k[a_i, j],
+    # contracting over k first; the sandwich takes their columns j = c_l and f_l.
+    by_first = np.einsum("ki,kij->ij", weights[:, first], rotated[:, second, :])
+    by_second = np.einsum("ki,kij->ij", weights[:, second], rotated[:, first, :])
+    sandwich = tables.a_is_f * by_first[:, first]
+    sandwich = sandwich - tables.a_is_c * by_first[:, second]
+    sandwich = sandwich - tables.b_is_f * by_second[:, first]
+    sandwich = sandwich + tables.b_is_c * by_second[:, second]
     return off_diagonal, square - (sandwich + sandwich.T)
 
 
@@ -185,11 +319,10 @@ def gram(off_diagonal: np.ndarray, values: np.ndarray, pairs: tuple) -> np.ndarr
     Angles ``i`` and ``l`` meet only through a coordinate both move.
     """
     first, second = pairs
-    a, b = first[:, None], second[:, None]
-    c, f = first[None, :], second[None, :]
+    tables = _pair_tables(pairs)
     through_b = (values[:, second] * off_diagonal).T @ off_diagonal
     through_a = (values[:, first] * off_diagonal).T @ off_diagonal
-    return 4.0 * (((b == f) * 1.0 - (b == c)) * through_b + ((a == c) * 1.0 - (a == f)) * through_a)
+    return 4.0 * (tables.through_b * through_b + tables.through_a * through_a)
 
 
 def newton_direction(gradient: np.ndarray, hessian: np.ndarray) -> np.ndarray:

@@ -18,10 +18,11 @@ from ._constrained import ConstrainedModel
 from ._decomposition import (
     INNER_MAX_ITER,
     INNER_TOL,
-    converged,
+    alternate,
     geometric_mean,
     numerically_singular,
-    volume_objective,
+    positive_geometric_mean,
+    singular_vector,
     zero_where,
 )
 from .diag import DiagCovariance
@@ -48,30 +49,45 @@ def variable_volume_diagonal(
     scatters: np.ndarray,
     tol: float = INNER_TOL,
     max_iter: int = INNER_MAX_ITER,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
-    """VEI: alternate the shared shape ``B`` and the volumes ``lambda_k``.
+    """VEI: alternate the shared shape ``B`` and the volumes ``lambda_k`` (see :func:`alternate`).
 
     ``B = normalised sum_k s_k / lambda_k`` and ``lambda_k = tr(W_k B^-1) / (d n_k)``.
-
-    Each update minimises ``Q`` exactly in its block given the other
-    (Celeux & Govaert 1995, section 3.2.2), so ``Q`` decreases every round;
-    after a volume update ``Q = d sum_k n_k log lambda_k + d n``.
+    ``start``: a diagonal proportional to the ``B`` to start from (the previous
+    EM iteration's).
     """
     n_features = scatters.shape[1]
-    active = scatters.sum(axis=1) > 0.0
-    volumes = np.where(active, scatters.sum(axis=1) / (n_features * counts), 0.0)
-    objective = np.inf
-    shape = np.ones(n_features)
-    for _ in range(max_iter):
-        pooled = (scatters[active] / volumes[active, None]).sum(axis=0)
-        if numerically_singular(pooled[None])[0]:
-            return np.zeros_like(scatters)
-        shape = pooled / geometric_mean(pooled)
-        volumes = np.where(active, (scatters / shape).sum(axis=1) / (n_features * counts), 0.0)
-        previous, objective = objective, volume_objective(counts, volumes, active, n_features)
-        if converged(previous, objective, n_features * counts.sum(), tol):
-            break
+    totals = scatters.sum(axis=1)
+    active_scatters = scatters[totals > 0.0]
+    denominators = n_features * counts
+
+    def pool(volumes):
+        return (active_scatters / volumes[:, None]).sum(axis=0)
+
+    def normalise(pooled):
+        return None if singular_vector(pooled) else pooled / positive_geometric_mean(pooled)
+
+    def update_volumes(shape):
+        return (scatters / shape).sum(axis=1) / denominators
+
+    result = alternate(
+        counts, totals, n_features, pool, normalise, update_volumes, start, tol, max_iter
+    )
+    if result is None:
+        return np.zeros_like(scatters)
+    shape, volumes = result
     return volumes[:, None] * shape[None]
+
+
+def _previous_shape(previous, scatters):
+    """VEI: the sum of the previous rows ``lambda_k B``, proportional to the previous ``B``."""
+    if previous is None:
+        return None
+    previous = np.asarray(previous, dtype=np.float64)
+    if previous.shape != scatters.shape or not np.all(np.isfinite(previous)):
+        return None
+    return previous.sum(axis=0)
 
 
 class EqualDiagonalCovariance(ConstrainedModel, DiagCovariance):
@@ -100,12 +116,13 @@ class VariableVolumeDiagonalCovariance(ConstrainedModel, DiagCovariance):
     """
 
     name = "VEI"
+    warm_starts = True
 
     def n_parameters(self, n_components, n_features):
         return n_components + n_features - 1
 
-    def covariances_from_scatter(self, counts, scatters):
-        return variable_volume_diagonal(counts, scatters)
+    def covariances_from_scatter(self, counts, scatters, previous=None):
+        return variable_volume_diagonal(counts, scatters, start=_previous_shape(previous, scatters))
 
     def with_shared_parts(self, kept, replacements):
         shape = kept[0] / geometric_mean(kept[0])

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import triangle
 from ._constrained import ConstrainedModel
 from ._decomposition import (
     INNER_MAX_ITER,
     INNER_TOL,
+    alternate,
     basis_diagonals,
     cayley,
     compose,
@@ -35,11 +37,12 @@ from ._decomposition import (
     majorise_minimise_step,
     newton_direction,
     numerically_singular,
+    positive_geometric_mean,
     project,
     rotated_scatters,
     rotation_terms,
+    singular_vector,
     unit_determinant,
-    volume_objective,
     zero_where,
 )
 from .full import FullCovariance
@@ -75,28 +78,40 @@ def variable_volume_equal_shape_orientation(
     scatters: np.ndarray,
     tol: float = INNER_TOL,
     max_iter: int = INNER_MAX_ITER,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """VEE: alternate the shared ``C`` (shape and orientation) and the volumes ``lambda_k``.
 
     ``C = normalised sum_k W_k / lambda_k`` and ``lambda_k = tr(W_k C^-1) / (d n_k)``
-    (Celeux & Govaert 1995, section 3.2.2), each exact in its block.
+    (Celeux & Govaert 1995, section 3.2.2), each exact in its block (see
+    :func:`alternate`). ``start``: a matrix proportional to the ``C`` to start
+    from (the previous EM iteration's).
     """
     n_features = scatters.shape[-1]
     traces = np.trace(scatters, axis1=1, axis2=2)
-    active = traces > 0.0
-    volumes = np.where(active, traces / (n_features * counts), 0.0)
-    objective = np.inf
-    shape_matrix = np.eye(n_features)
-    for _ in range(max_iter):
-        pooled = (scatters[active] / volumes[active, None, None]).sum(axis=0)
-        if numerically_singular(np.linalg.eigvalsh(pooled)[None])[0]:
-            return np.zeros_like(scatters)
-        shape_matrix, _, inverse, _ = unit_determinant(pooled)
-        trace_ratio = np.einsum("kij,ji->k", scatters, inverse)
-        volumes = np.where(active, trace_ratio / (n_features * counts), 0.0)
-        previous, objective = objective, volume_objective(counts, volumes, active, n_features)
-        if converged(previous, objective, n_features * counts.sum(), tol):
-            break
+    active_scatters = scatters[traces > 0.0]
+    denominators = n_features * counts
+
+    def pool(volumes):
+        return (active_scatters / volumes[:, None, None]).sum(axis=0)
+
+    def normalise(pooled):
+        # One decomposition: for the singularity test and for C's inverse.
+        decomposition = eigh_descending(pooled)
+        if singular_vector(decomposition[0]):
+            return None
+        shape_matrix, _, inverse, _ = unit_determinant(pooled, decomposition)
+        return shape_matrix, inverse
+
+    def update_volumes(shape):
+        return np.einsum("kij,ji->k", scatters, shape[1]) / denominators
+
+    result = alternate(
+        counts, traces, n_features, pool, normalise, update_volumes, start, tol, max_iter
+    )
+    if result is None:
+        return np.zeros_like(scatters)
+    (shape_matrix, _), volumes = result
     return volumes[:, None, None] * shape_matrix[None]
 
 
@@ -105,27 +120,36 @@ def variable_volume_equal_shape(
     scatters: np.ndarray,
     tol: float = INNER_TOL,
     max_iter: int = INNER_MAX_ITER,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """VEV: ``D_k`` the eigenvectors of ``W_k``; alternate the shared shape ``A`` and the volumes.
 
     ``A = normalised sum_k Omega_k / lambda_k`` and
-    ``lambda_k = tr(Omega_k A^-1) / (d n_k)`` (Celeux & Govaert 1995, section 3.2.4).
+    ``lambda_k = tr(Omega_k A^-1) / (d n_k)`` (Celeux & Govaert 1995, section 3.2.4;
+    see :func:`alternate`). ``start``: eigenvalues (largest first) proportional
+    to the ``A`` to start from (the previous EM iteration's).
     """
     n_features = scatters.shape[-1]
     values, vectors = eigh_descending(scatters)
-    active = values.sum(axis=1) > 0.0
-    volumes = np.where(active, values.sum(axis=1) / (n_features * counts), 0.0)
-    objective = np.inf
-    shape = np.ones(n_features)
-    for _ in range(max_iter):
-        pooled = (values[active] / volumes[active, None]).sum(axis=0)
-        if numerically_singular(pooled[None])[0]:
-            return np.zeros_like(scatters)
-        shape = pooled / geometric_mean(pooled)
-        volumes = np.where(active, (values / shape).sum(axis=1) / (n_features * counts), 0.0)
-        previous, objective = objective, volume_objective(counts, volumes, active, n_features)
-        if converged(previous, objective, n_features * counts.sum(), tol):
-            break
+    totals = values.sum(axis=1)
+    active_values = values[totals > 0.0]
+    denominators = n_features * counts
+
+    def pool(volumes):
+        return (active_values / volumes[:, None]).sum(axis=0)
+
+    def normalise(pooled):
+        return None if singular_vector(pooled) else pooled / positive_geometric_mean(pooled)
+
+    def update_volumes(shape):
+        return (values / shape).sum(axis=1) / denominators
+
+    result = alternate(
+        counts, totals, n_features, pool, normalise, update_volumes, start, tol, max_iter
+    )
+    if result is None:
+        return np.zeros_like(scatters)
+    shape, volumes = result
     return compose(vectors, volumes[:, None] * shape[None])
 
 
@@ -191,7 +215,7 @@ def _minimise_orientation(scatters, largest, evaluate, orientation, scale, tol, 
     tolerance is relative to; ``largest`` the scatters' largest eigenvalues.
     """
     n_features = scatters.shape[-1]
-    pairs = np.triu_indices(n_features, 1)
+    pairs = triangle(n_features).pairs
     rotated = rotated_scatters(scatters, orientation)
     objective, weights, second_order = evaluate(np.diagonal(rotated, axis1=1, axis2=2))
     for _ in range(max_iter if pairs[0].size else 0):
@@ -266,17 +290,17 @@ def common_orientation(
         return np.zeros_like(scatters)
     scatter_set, count_set = scatters[active], counts[active]
     evaluate = _profile(count_set, equal_volume)
-    traces = np.trace(scatter_set, axis1=1, axis2=2)
-    combinations = np.concatenate(
-        [
-            (scatter_set / traces[:, None, None]).sum(axis=0, keepdims=True),
-            scatter_set.sum(axis=0, keepdims=True),
-            scatter_set,
-        ]
-    )
     if start is not None:
         starts, ranked = [start], [0]
     else:
+        traces = np.trace(scatter_set, axis1=1, axis2=2)
+        combinations = np.concatenate(
+            [
+                (scatter_set / traces[:, None, None]).sum(axis=0, keepdims=True),
+                scatter_set.sum(axis=0, keepdims=True),
+                scatter_set,
+            ]
+        )
         starts = [*eigh_descending(combinations)[1], np.eye(scatters.shape[-1])]
         start_values = [
             float(evaluate(basis_diagonals(scatter_set, candidate))[0]) for candidate in starts
@@ -324,6 +348,31 @@ def _warm_start(previous):
     return _shared_orientation(previous)
 
 
+def _usable(previous, scatters) -> np.ndarray | None:
+    """The previous EM iteration's covariances as float64, or None where they cannot start."""
+    if previous is None:
+        return None
+    previous = np.asarray(previous, dtype=np.float64)
+    if previous.shape != scatters.shape or not np.all(np.isfinite(previous)):
+        return None
+    return previous
+
+
+def _previous_shape_matrix(previous, scatters):
+    """VEE: ``sum_k lambda_k C``, proportional to the previous shared ``C``."""
+    previous = _usable(previous, scatters)
+    return None if previous is None else previous.sum(axis=0)
+
+
+def _previous_shape(previous, scatters):
+    """VEV: the eigenvalues of the previous component of largest trace, proportional to ``A``."""
+    previous = _usable(previous, scatters)
+    if previous is None:
+        return None
+    largest = int(np.argmax(np.trace(previous, axis1=1, axis2=2)))
+    return np.linalg.eigvalsh(previous[largest])[::-1]
+
+
 # ----------------------------------------------------------------------- models
 class _Ellipsoidal(ConstrainedModel, FullCovariance):
     """Full-matrix storage; the subclass gives the constrained estimator."""
@@ -333,12 +382,14 @@ class VariableVolumeEqualShapeOrientationCovariance(_Ellipsoidal):
     """VEE: ``Sigma_k = lambda_k C``, one shape and orientation ``C`` (``|C| = 1``) for all."""
 
     name = "VEE"
+    warm_starts = True
 
     def n_parameters(self, n_components, n_features):
         return n_components + (n_features - 1) + n_features * (n_features - 1) // 2
 
-    def covariances_from_scatter(self, counts, scatters):
-        return variable_volume_equal_shape_orientation(counts, scatters)
+    def covariances_from_scatter(self, counts, scatters, previous=None):
+        start = _previous_shape_matrix(previous, scatters)
+        return variable_volume_equal_shape_orientation(counts, scatters, start=start)
 
     def with_shared_parts(self, kept, replacements):
         _, _, inverse, _ = unit_determinant(kept[0])
@@ -406,12 +457,15 @@ class VariableVolumeEqualShapeCovariance(_Ellipsoidal):
     """VEV: ``Sigma_k = lambda_k D_k A D_k'``, one shape, volume and orientation per component."""
 
     name = "VEV"
+    warm_starts = True
 
     def n_parameters(self, n_components, n_features):
         return n_components + (n_features - 1) + n_components * n_features * (n_features - 1) // 2
 
-    def covariances_from_scatter(self, counts, scatters):
-        return variable_volume_equal_shape(counts, scatters)
+    def covariances_from_scatter(self, counts, scatters, previous=None):
+        return variable_volume_equal_shape(
+            counts, scatters, start=_previous_shape(previous, scatters)
+        )
 
     def with_shared_parts(self, kept, replacements):
         spectrum, _ = eigh_descending(kept[0])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import get_lapack_funcs, solve_triangular
 
 from ._base import (
     ExpandedFeatures,
@@ -11,30 +13,57 @@ from ._base import (
     check_shape,
     check_symmetric_positive_definite,
     flip,
+    identity,
+    triangle,
 )
 
 
-def _lower_cholesky(matrix: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of ``matrix``, or None where it is not positive definite."""
-    try:
-        factor = np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        return None
-    if not np.all(np.isfinite(factor)) or np.any(np.diagonal(factor) <= 0.0):
-        return None
-    return factor
+@lru_cache(maxsize=8)
+def _lapack(dtype: np.dtype):
+    """LAPACK's ``(?potrf, ?trtri)`` for ``dtype``: float32 stays float32."""
+    return get_lapack_funcs(("potrf", "trtri"), dtype=dtype)
 
 
-def _upper_inverse_transpose(lower: np.ndarray) -> np.ndarray:
-    """``inv(lower).T`` of a lower-triangular matrix: the precision's upper Cholesky factor."""
-    eye = np.eye(lower.shape[0], dtype=lower.dtype)
-    return solve_triangular(lower, eye, lower=True).T
+def _lower_choleskys(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower Cholesky factors ``L_k`` of a stack (from its lower triangles) and where they fail.
+
+    LAPACK's ``potrf`` on each block in place, called directly (without
+    ``np.linalg.cholesky``'s per-call overhead). A block fails where ``potrf``
+    does (not positive definite) or where its factor is not finite or has a
+    non-positive diagonal (NaN or infinite entries); a failed block's factor is
+    left unspecified.
+    """
+    n_components, n_features, _ = matrices.shape
+    factors = np.array(matrices, dtype=np.result_type(matrices.dtype, np.float32), order="C")
+    potrf, _ = _lapack(factors.dtype)
+    failed = np.zeros(n_components, dtype=bool)
+    for k in range(n_components):
+        # The transposed view is Fortran-ordered: potrf factorises it in place as
+        # U'U with U = L' upper, reading the upper triangle of the view (the
+        # lower triangle of block k) and zeroing the other.
+        upper = factors[k].T
+        result, info = potrf(upper, lower=0, clean=1, overwrite_a=1)
+        if result is not upper:
+            upper[...] = result
+        failed[k] = info != 0
+    flat = factors.reshape(n_components, n_features * n_features)
+    diagonal = flat[:, :: n_features + 1]
+    valid = np.isfinite(flat).all(axis=1) & (diagonal > 0.0).all(axis=1)
+    return factors, failed | ~valid
 
 
 def _covariance_cholesky(precision_chol: np.ndarray) -> np.ndarray:
     """``inv(P).T`` of an upper-triangular precision factor P: the covariance's lower factor."""
     eye = np.eye(precision_chol.shape[0], dtype=precision_chol.dtype)
     return solve_triangular(precision_chol, eye, lower=False).T
+
+
+def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
+    """Symmetric float64 matrices ``(n_components, n_features, n_features)`` from packed rows."""
+    packed = np.asarray(packed, dtype=np.float64)
+    # np.take, unlike packed[:, index], returns a C-contiguous array.
+    unpacked = np.take(packed, triangle(n_features).unpack, axis=1)
+    return unpacked.reshape(-1, n_features, n_features)
 
 
 class FullCovariance(ExpandedFeatures):
@@ -59,15 +88,16 @@ class FullCovariance(ExpandedFeatures):
 
     def precisions_cholesky(self, covariances):
         n_components, n_features, _ = covariances.shape
+        factors, singular = _lower_choleskys(covariances)
+        _, trtri = _lapack(factors.dtype)
         precisions_chol = np.empty_like(covariances)
-        singular = np.zeros(n_components, dtype=bool)
         for k in range(n_components):
-            lower = _lower_cholesky(covariances[k])
-            if lower is None:
-                singular[k] = True
-                precisions_chol[k] = np.eye(n_features)
+            if singular[k]:
+                precisions_chol[k] = identity(n_features)
             else:
-                precisions_chol[k] = _upper_inverse_transpose(lower)
+                # factors[k].T is U = L' (Fortran-ordered, inverted in place):
+                # inv(U) = inv(L)' is the precision's upper factor.
+                precisions_chol[k] = trtri(factors[k].T, lower=0, overwrite_c=1)[0]
         return precisions_chol, singular
 
     def precisions_cholesky_from_precisions(self, precisions):
@@ -82,7 +112,9 @@ class FullCovariance(ExpandedFeatures):
         return np.matmul(lower, np.swapaxes(lower, -1, -2))
 
     def log_det_cholesky(self, precisions_chol, n_features):
-        return np.sum(np.log(np.diagonal(precisions_chol, axis1=-2, axis2=-1)), axis=-1)
+        size = precisions_chol.shape[-1]
+        flat = precisions_chol.reshape(*precisions_chol.shape[:-2], size * size)
+        return np.sum(np.log(flat[..., :: size + 1]), axis=-1)
 
     def check_precisions(self, precisions, n_components, n_features):
         precisions = as_float_array(precisions, "precisions_init")
@@ -103,34 +135,32 @@ class FullCovariance(ExpandedFeatures):
             offset += width
 
     def expansion(self, means_shifted, precisions_chol):
-        rows, cols = np.triu_indices(means_shifted.shape[1])
+        n_components, n_features = means_shifted.shape
+        table = triangle(n_features)
         precisions = self.precisions_from_cholesky(precisions_chol)
         # x' L x = sum_i L_ii x_i^2 + 2 sum_{i<j} L_ij x_i x_j over the packed upper triangle.
-        quadratic = precisions[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
-        linear = np.einsum("kde,ke->kd", precisions, means_shifted)
+        flat = precisions.reshape(n_components, n_features * n_features)
+        quadratic = flat[:, table.upper_flat] * table.quadratic_scale
+        linear = np.matmul(precisions, means_shifted[:, :, None])[:, :, 0]
         constant = -0.5 * np.einsum("kd,kd->k", means_shifted, linear)
         return quadratic, linear, constant
 
     def m_step(self, nk, first, second, reg_covar, previous=None):
-        n_components, n_features = first.shape
-        rows, cols = np.triu_indices(n_features)
-        scatter = np.empty((n_components, n_features, n_features))
-        scatter[:, rows, cols] = second
-        scatter[:, cols, rows] = second
+        n_features = first.shape[1]
+        scatter = _unpack(second, n_features)
         means = first / nk[:, None]
         covariances = scatter / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+        diagonal = triangle(n_features).diagonal
+        covariances[:, diagonal, diagonal] += reg_covar
         return means, covariances
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """``W_k + n_k * reg_covar * I``, shape (n_components, n_features, n_features)."""
-        n_components, n_features = means.shape
-        rows, cols = np.triu_indices(n_features)
-        scatters = np.empty((n_components, n_features, n_features))
-        scatters[:, rows, cols] = second
-        scatters[:, cols, rows] = second
+        n_features = means.shape[1]
+        scatters = _unpack(second, n_features)
         scatters -= nk[:, None, None] * means[:, :, None] * means[:, None, :]
-        scatters[:, np.arange(n_features), np.arange(n_features)] += nk[:, None] * reg_covar
+        diagonal = triangle(n_features).diagonal
+        scatters[:, diagonal, diagonal] += nk[:, None] * reg_covar
         return scatters
 
     def covariances_from_scatter(self, counts, scatters):

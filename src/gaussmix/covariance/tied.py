@@ -12,6 +12,7 @@ from ._base import (
     check_symmetric_positive_definite,
     flat_buffers,
     scratch,
+    triangle,
 )
 from .full import FullCovariance
 
@@ -66,12 +67,15 @@ class TiedCovariance:
         log_norm = np.full(n_components, log_det - 0.5 * n_features * LOG_2PI)
         constant = log_norm - 0.5 * np.sum(whitened_means**2, axis=1) + log_weights
         # Coefficients of [y, 1, -|y|^2 / 2] with y = P' xc, one GEMM for everything.
-        coefficients = np.hstack([whitened_means, constant[:, None], np.ones((n_components, 1))])
+        coefficients = np.empty((n_components, n_features + 2), dtype=dtype)
+        coefficients[:, :n_features] = whitened_means
+        coefficients[:, -2] = constant
+        coefficients[:, -1] = 1.0
         return Prepared(
             log_norm=log_norm.astype(dtype),
             arrays={
                 "precisions_chol_t": np.ascontiguousarray(precisions_chol.T, dtype=dtype),
-                "coefficients": np.ascontiguousarray(coefficients, dtype=dtype),
+                "coefficients": coefficients,
             },
         )
 
@@ -102,14 +106,16 @@ class TiedCovariance:
         between = (means * nk[:, None]).T @ means
         covariance = (second - between) / nk.sum()
         covariance = 0.5 * (covariance + covariance.T)
-        covariance[np.diag_indices_from(covariance)] += reg_covar
+        diagonal = triangle(covariance.shape[0]).diagonal
+        covariance[diagonal, diagonal] += reg_covar
         return means, covariance
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """The pooled ``sum_k W_k + n * reg_covar * I``, shape (n_features, n_features)."""
         scatter = second - (means * nk[:, None]).T @ means
         scatter = 0.5 * (scatter + scatter.T)
-        scatter[np.diag_indices_from(scatter)] += nk.sum() * reg_covar
+        diagonal = triangle(scatter.shape[0]).diagonal
+        scatter[diagonal, diagonal] += nk.sum() * reg_covar
         return scatter
 
     def covariances_from_scatter(self, counts, scatters):
