@@ -170,8 +170,10 @@ def test_chosen_model_and_bic_agree_with_independent_computations(faithful_lab):
                     (candidates.covariance_type == alias) & (candidates.n_components == components)
                 ].iloc[0]
                 # Same k-means draws, plus mclust's start: never worse, better where
-                # the hierarchical start finds a higher maximum.
-                assert row.bic <= reference.bic(train) + 0.05, row
+                # the hierarchical start finds a higher maximum, for every candidate
+                # whose starts were all run (all those that can win).
+                if row.all_starts:
+                    assert row.bic <= reference.bic(train) + 0.05, row
                 if not row.spurious:
                     sklearn_best = min(sklearn_best, reference.bic(train))
     assert summary["train"]["bic"] <= sklearn_best + 0.05

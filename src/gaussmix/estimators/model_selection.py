@@ -39,6 +39,7 @@ RESULT_COLUMNS = (
     "min_component_points",
     "spurious",
     "reason",
+    "all_starts",
 )
 
 
@@ -198,8 +199,10 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         ``n_components``, ``covariance_type``, ``bic``, ``aic``, ``icl``
         (scikit-learn sign; NaN for failed fits), ``log_likelihood`` (total),
         ``n_parameters``, ``converged``, ``n_iter``, ``min_variance_ratio``,
-        ``min_component_points``, ``spurious`` and ``reason`` (why a candidate is
-        spurious or failed; empty otherwise).
+        ``min_component_points``, ``spurious``, ``reason`` (why a candidate is
+        spurious or failed; empty otherwise) and ``all_starts`` (False where
+        screening ran only the leading starts to convergence: that candidate's
+        criterion may be a little worse than with every start).
     estimators_ : list of GaussianMixture or None
         The fitted candidates, aligned with :attr:`results_` (None where a fit failed).
     n_search_samples_ : int
@@ -456,6 +459,7 @@ n_iter_, lower_bound_, labels_
             row = dict.fromkeys(RESULT_COLUMNS, np.nan)
             row.update(n_components=n_components, covariance_type=name, reason=error)
             row.update(converged=False, spurious=False, n_iter=0, n_parameters=0)
+            row.update(all_starts=True)
             if estimator is not None:
                 row.update(self._criteria(estimator, X, weights, data_covariance))
             if estimator is not None and hasattr(self, "feature_names_in_"):
@@ -498,6 +502,7 @@ n_iter_, lower_bound_, labels_
             min_component_points=float(points.min()),
             spurious=bool(reason),
             reason=reason,
+            all_starts=not estimator._unfinished_starts(),
         )
 
     def _finish_contenders(self, X, total_weights, sample_weight):
