@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gaussmix import GaussianMixture
 from gaussmix.covariance import COVARIANCE_MODELS, get_covariance_model
-from helpers import sklearn_start
+from helpers import simulated_covariances, sklearn_start
 
 MCLUST = "EII VII EEI VEI EVI VVI EEE VEE EVE VVE EEV VEV EVV VVV".split()
 ALIASES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
@@ -421,26 +421,6 @@ def test_degenerate_component_gets_a_zero_covariance_not_nan(name):
 
 
 # ------------------------------------------------------------------- recovery
-def _rotation(degrees):
-    angle = np.deg2rad(degrees)
-    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-
-
-def simulated_covariances(name, n_components):
-    """Covariances that are in model ``name`` and in no smaller one (clearly)."""
-    volume, shape, orientation = name
-    covariances = []
-    for k in range(n_components):
-        scale = [1.0, 4.0][k] if volume == "V" else 1.5
-        ratio = {"I": 1.0, "E": 5.0, "V": [8.0, 3.0][k]}[shape]
-        # 45 degrees apart: as far from sharing axes as two orientations get.
-        rotation = {"I": np.eye(2), "E": _rotation(30), "V": _rotation([20, 65][k])}
-        rotation = rotation[orientation]
-        spectrum = scale * np.array([np.sqrt(ratio), 1 / np.sqrt(ratio)])
-        covariances.append(rotation @ np.diag(spectrum) @ rotation.T)
-    return np.stack(covariances)
-
-
 @pytest.mark.parametrize("name", MCLUST)
 def test_bic_recovers_the_simulated_model_and_number_of_components(name):
     n_components, wins = 2, 0
