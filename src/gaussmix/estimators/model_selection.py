@@ -144,7 +144,7 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         Seed of the starts; every candidate with the same number of components
         starts from the same draws.
     screen_starts : bool, default=True
-        Run every start of a candidate for a few iterations (up to 25, or until
+        Run every start of a candidate for a few iterations (up to 5, or until
         the mean log-likelihood changes by less than 1e-3), then only the one
         ahead, and mclust's start, to convergence (Biernacki, Celeux & Govaert
         2003). Candidates that end within ``SCREEN_MARGIN`` (10) of the best
