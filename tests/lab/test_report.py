@@ -68,3 +68,12 @@ def test_cluster_means_are_reported_in_the_data_units(small_run):
         assert f"{value:.4f}" in page
     # Sanity: the two blobs sit near -4 and +4 in the raw units.
     assert np.allclose(np.sort(means[:, 0]), [-4, 4], atol=0.5)
+
+
+def test_candidates_run_from_their_leading_starts_only_say_so():
+    from gaussmix.lab.report import _note
+
+    results = {"reason": ["", "flat component", ""], "all_starts": [True, False, False]}
+    assert _note(results, 0) == ""
+    assert _note(results, 1) == "flat component; leading starts only (more than 10 behind the best)"
+    assert _note(results, 2) == "leading starts only (more than 10 behind the best)"

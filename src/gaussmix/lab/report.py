@@ -71,6 +71,14 @@ def _embedded_png(path):
     return f"data:image/png;base64,{encoded}"
 
 
+def _note(results, index):
+    notes = [results["reason"][index] or ""]
+    # Screened candidates ran only their leading starts to convergence.
+    if not results.get("all_starts", [True] * (index + 1))[index]:
+        notes.append("leading starts only (more than 10 behind the best)")
+    return "; ".join(note for note in notes if note)
+
+
 def _candidates_table(selector, limit=15):
     results = selector.results_
     criterion = selector.criterion
@@ -88,7 +96,7 @@ def _candidates_table(selector, limit=15):
                 results["log_likelihood"][i],
                 results["n_parameters"][i],
                 results["converged"][i],
-                results["reason"][i] or "",
+                _note(results, i),
             ]
         )
         classes.append(
