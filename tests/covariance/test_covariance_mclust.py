@@ -543,3 +543,35 @@ def test_warm_started_m_step_stops_after_one_round_at_the_optimum(name, monkeypa
     rounds.clear()
     model.covariances_from_scatter(counts, scatters)
     assert len(rounds) >= 2
+
+
+@pytest.mark.parametrize("equal_volume", [True, False])
+def test_two_feature_orientation_is_the_global_minimum(monkeypatch, equal_volume):
+    """The one-angle path never ends above Newton on rotations, and finds a shared axis."""
+    from gaussmix.covariance import ellipsoidal_family
+
+    def objective(counts, scatters, covariances):
+        _, log_det = np.linalg.slogdet(covariances)
+        trace = np.einsum("kij,kji->k", scatters, np.linalg.inv(covariances))
+        return float(np.sum(counts * log_det + trace))
+
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        n_components = int(rng.integers(1, 6))
+        factors = rng.normal(size=(n_components, 2, 2))
+        scatters = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(2)
+        scatters *= rng.uniform(1.0, 50.0, n_components)[:, None, None]
+        counts = rng.uniform(5.0, 100.0, n_components)
+        plane = ellipsoidal_family.common_orientation(counts, scatters, equal_volume)
+        monkeypatch.setattr(ellipsoidal_family, "PLANE_FEATURES", -1)
+        newton = ellipsoidal_family.common_orientation(counts, scatters, equal_volume)
+        monkeypatch.undo()
+        reference = objective(counts, scatters, newton)
+        assert objective(counts, scatters, plane) <= reference + 1e-12 * abs(reference)
+    # Scatters sharing their eigenvectors: the shared rotation is exactly theirs.
+    rotation = np.array([[np.cos(0.7), -np.sin(0.7)], [np.sin(0.7), np.cos(0.7)]])
+    spectra = np.array([[9.0, 1.0], [4.0, 2.0], [1.0, 0.25]])
+    scatters = np.einsum("ij,kj,lj->kil", rotation, spectra, rotation)
+    covariances = ellipsoidal_family.common_orientation(np.ones(3), scatters, equal_volume)
+    rotated = rotation.T @ covariances @ rotation
+    np.testing.assert_allclose(rotated[:, 0, 1], 0.0, atol=1e-12)
