@@ -55,6 +55,12 @@ class Screen(NamedTuple):
     always: tuple = ()
 
 
+def _backend(X, sample_weight, model, n_components):
+    """The in-memory backend with chunks sized for ``model``'s scratch per row."""
+    bytes_per_row = workspace_bytes_per_row(model, n_components, X.shape[1], X.dtype)
+    return InMemoryBackend(X, sample_weight, bytes_per_row=bytes_per_row)
+
+
 def _best_finished(starts):
     # The highest bound among finished runs; ties go to the earlier start, as
     # GaussianMixture's own comparison of starts does.
@@ -335,11 +341,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        backend = InMemoryBackend(
-            X,
-            sample_weight,
-            bytes_per_row=workspace_bytes_per_row(model, self.n_components, n_features, X.dtype),
-        )
+        backend = _backend(X, sample_weight, model, self.n_components)
         centre = backend.centre()
 
         best = None
@@ -409,7 +411,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                             result.lower_bound,
                         )
                 self._iterations_run += result.n_iter
-                if best is None or result.lower_bound > best.lower_bound or self.max_iter == 0:
+                if screen is None and (
+                    best is None or result.lower_bound > best.lower_bound or self.max_iter == 0
+                ):
                     best = result
             if screen is not None:
                 # Only the start ahead after the short runs is run to convergence now;
@@ -544,11 +548,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             return self
         starts = self._screened_starts
         model = get_covariance_model(self.covariance_type)
-        backend = InMemoryBackend(
-            X,
-            sample_weight,
-            bytes_per_row=workspace_bytes_per_row(model, self.n_components, X.shape[1], X.dtype),
-        )
+        backend = _backend(X, sample_weight, model, self.n_components)
         centre = backend.centre()
         with warnings.catch_warnings(), backend:
             warnings.simplefilter("ignore", CollapseWarning)
@@ -610,11 +610,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         return X
 
     def _inference_backend(self, X, model):
-        return InMemoryBackend(
-            X,
-            None,
-            bytes_per_row=workspace_bytes_per_row(model, *self.means_.shape, X.dtype),
-        )
+        return _backend(X, None, model, self.n_components)
 
     def _inference_pass(self, X, pass_fn, **kwargs):
         """Run a whole-data pass (``gaussmix.engine.passes``) over ``X`` with fitted parameters."""

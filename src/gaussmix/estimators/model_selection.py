@@ -516,10 +516,7 @@ n_iter_, lower_bound_, labels_
         weights = np.ones(X.shape[0]) if total_weights is None else total_weights
         data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
         while True:
-            values = np.asarray(self.results_[self.criterion], dtype=np.float64)
-            eligible = np.isfinite(values)
-            if self.exclude_spurious:
-                eligible &= ~np.asarray(self.results_["spurious"], dtype=bool)
+            values, eligible = self._eligible_values()
             if not eligible.any():
                 return
             reach = values[eligible].min() + SCREEN_MARGIN
@@ -539,10 +536,7 @@ n_iter_, lower_bound_, labels_
 
     def _refit_on_all_rows(self, X, total_weights, sample_weight, seed):
         """Refit the subsample's best candidates on all rows; keep the best of them."""
-        values = np.asarray(self.results_[self.criterion], dtype=np.float64)
-        eligible = np.isfinite(values)
-        if self.exclude_spurious:
-            eligible &= ~np.asarray(self.results_["spurious"], dtype=bool)
+        values, eligible = self._eligible_values()
         close = np.flatnonzero(eligible & (values <= values[self.best_index_] + REFIT_MARGIN))
         weights = np.ones(X.shape[0]) if total_weights is None else total_weights
         data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
@@ -600,12 +594,17 @@ n_iter_, lower_bound_, labels_
             )
         return "; ".join(reasons)
 
-    def _choose(self):
-        results = self.results_
-        values = np.asarray(results[self.criterion], dtype=np.float64)
+    def _eligible_values(self):
+        """The criterion of every candidate and which of them may be chosen."""
+        values = np.asarray(self.results_[self.criterion], dtype=np.float64)
         eligible = np.isfinite(values)
         if self.exclude_spurious:
-            eligible &= ~np.asarray(results["spurious"], dtype=bool)
+            eligible &= ~np.asarray(self.results_["spurious"], dtype=bool)
+        return values, eligible
+
+    def _choose(self):
+        results = self.results_
+        values, eligible = self._eligible_values()
         spurious = [
             f"{k} {name}"
             for k, name, flag in zip(
