@@ -292,7 +292,6 @@ def common_orientation(
     if not active.any():
         return np.zeros_like(scatters)
     scatter_set, count_set = scatters[active], counts[active]
-    evaluate = _profile(count_set, equal_volume)
     if scatters.shape[-1] == PLANE_FEATURES:
         orientation = _plane_orientation(scatter_set, count_set, equal_volume)
         return _compose_shared(
@@ -303,6 +302,7 @@ def common_orientation(
             rotated_scatters(scatter_set, orientation),
             equal_volume,
         )
+    evaluate = _profile(count_set, equal_volume)
     if start is not None:
         starts, ranked = [start], [0]
     else:

@@ -259,10 +259,10 @@ class _Sniffed(NamedTuple):
     names: list
 
 
-def _csv_options(delimiter: str) -> dict:
+def _csv_options(delimiter: str, header=None) -> dict:
     return dict(
         sep=delimiter,
-        header=None,
+        header=header,
         skipinitialspace=True,
         skip_blank_lines=True,
         encoding="utf-8-sig",
@@ -351,7 +351,7 @@ def _read_numeric_delimited(path: Path, sniffed: _Sniffed, positions: list):
             dtype=np.float64,
             na_values=_NA_SPELLINGS,
             keep_default_na=False,
-            **{**_csv_options(sniffed.delimiter), "header": 0 if sniffed.has_header else None},
+            **_csv_options(sniffed.delimiter, header=0 if sniffed.has_header else None),
         )
     except (ValueError, TypeError, pandas.errors.ParserError, pandas.errors.EmptyDataError):
         return None
