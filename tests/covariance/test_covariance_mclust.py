@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gaussmix import GaussianMixture
 from gaussmix.covariance import COVARIANCE_MODELS, get_covariance_model
-from helpers import simulated_covariances, sklearn_start
+from helpers import simulated_covariances, simulated_mixture, sklearn_start
 
 MCLUST = "EII VII EEI VEI EVI VVI EEE VEE EVE VVE EEV VEV EVV VVV".split()
 ALIASES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
@@ -424,18 +424,10 @@ def test_degenerate_component_gets_a_zero_covariance_not_nan(name):
 @pytest.mark.parametrize("name", MCLUST)
 def test_bic_recovers_the_simulated_model_and_number_of_components(name):
     n_components, wins = 2, 0
-    centres = np.array([[0.0, 0.0], [14.0, 0.0]])
     covariances = simulated_covariances(name, n_components)
     assert_constraint(name, covariances, n_components, 2)
     for seed in range(3):
-        rng = np.random.RandomState(seed)
-        labels = rng.randint(n_components, size=400)
-        X = np.vstack(
-            [
-                rng.multivariate_normal(centres[k], covariances[k], size=int(np.sum(labels == k)))
-                for k in range(n_components)
-            ]
-        )
+        X = simulated_mixture(name, 400, seed, separation=14.0)
         candidates = [(other, n_components) for other in MCLUST]
         candidates += [(name, n_components - 1), (name, n_components + 1)]
         scores = {}
