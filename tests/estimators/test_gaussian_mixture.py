@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gaussmix import CollapseError, CollapseWarning, GaussianMixture
+from gaussmix.engine.criteria import component_covariance_matrices
 from helpers import (
     COVARIANCE_TYPES,
     DATASETS,
@@ -498,6 +499,51 @@ def test_float32_far_from_origin_keeps_positive_variances(covariance_type):
     np.testing.assert_allclose(single.covariances_, double.covariances_, rtol=1e-3)
 
 
+# ------------------------------------------------------------ per-feature floors
+# Models whose family is closed under rescaling the features, X -> X S with S
+# diagonal: their EM iterates map exactly, Sigma -> S Sigma S, when the floor is
+# rescaled too, reg_covar -> reg_covar * s**2. (Common-orientation and common-shape
+# models with varying orientation, and spherical ones, are not closed under it.)
+RESCALABLE = ["full", "tied", "diag", "EEE", "VEE", "EVV", "VVV", "EEI", "VEI", "EVI", "VVI"]
+
+
+@pytest.mark.parametrize("covariance_type", RESCALABLE)
+def test_per_feature_reg_covar_is_the_scalar_floor_in_rescaled_units(covariance_type):
+    X, _ = make_blobs(n_samples=150, centers=3, n_features=3, random_state=2)
+    scales = np.array([1e-3, 1.0, 50.0])
+    # init_params='hc' standardises the columns first: the same start on both scales.
+    params = dict(n_components=3, covariance_type=covariance_type, init_params="hc", tol=1e-10)
+    plain = GaussianMixture(**params, reg_covar=1e-2, max_iter=200).fit(X)
+    rescaled = GaussianMixture(**params, reg_covar=1e-2 * scales**2, max_iter=200).fit(X * scales)
+    assert plain.n_iter_ == rescaled.n_iter_
+    np.testing.assert_allclose(rescaled.means_, plain.means_ * scales, rtol=1e-8)
+
+    def matrices(fitted):
+        return component_covariance_matrices(fitted.covariances_, covariance_type, 3, 3)
+
+    np.testing.assert_allclose(
+        matrices(rescaled), np.outer(scales, scales) * matrices(plain), rtol=1e-7
+    )
+    # The density picks up the Jacobian of the rescaling, log|det S| per row.
+    np.testing.assert_allclose(
+        rescaled.score(X * scales), plain.score(X) - np.log(scales).sum(), rtol=1e-10
+    )
+
+
+def test_spherical_floor_of_per_feature_values_is_their_mean():
+    X, _ = make_blobs(n_samples=120, centers=2, n_features=3, random_state=0)
+    params = dict(n_components=2, covariance_type="spherical", init_params="hc", tol=1e-10)
+    floors = np.array([0.1, 0.2, 0.6])
+    per_feature = GaussianMixture(**params, reg_covar=floors).fit(X)
+    scalar = GaussianMixture(**params, reg_covar=floors.mean()).fit(X)
+    np.testing.assert_allclose(per_feature.covariances_, scalar.covariances_, rtol=1e-12)
+    # Each variance is the mean squared distance to the component's mean plus the floor.
+    resp = per_feature.predict_proba(X)
+    for k in range(2):
+        spread = resp[:, k] @ ((X - per_feature.means_[k]) ** 2).sum(axis=1) / resp[:, k].sum()
+        assert per_feature.covariances_[k] == pytest.approx(spread / 3 + floors.mean(), rel=1e-6)
+
+
 # ------------------------------------------------------------------ bad input
 _X = np.random.RandomState(0).randn(20, 2)
 _X_nan = _X.copy()
@@ -526,6 +572,12 @@ BAD_FITS = [
                  id="bogus-covariance"),
     pytest.param({"tol": -1}, _X, {}, ValueError, r"'tol'", id="negative-tol"),
     pytest.param({"reg_covar": -1}, _X, {}, ValueError, r"reg_covar", id="negative-reg_covar"),
+    pytest.param({"reg_covar": [1e-6, -1e-6]}, _X, {}, ValueError, r"reg_covar.*non-negative",
+                 id="negative-reg_covar-per-feature"),
+    pytest.param({"reg_covar": [1e-6, np.nan]}, _X, {}, ValueError, r"reg_covar.*finite",
+                 id="nan-reg_covar-per-feature"),
+    pytest.param({"reg_covar": [1e-6] * 3}, _X, {}, ValueError,
+                 r"reg_covar has shape \(3,\).*shape \(2,\)", id="reg_covar-wrong-length"),
     pytest.param({"init_params": "x"}, _X, {}, ValueError, r"init_params", id="bad-init_params"),
     pytest.param({"weights_init": [0.3, 0.3]}, _X, {}, ValueError, r"weights_init.*normalized",
                  id="weights-not-summing-to-1"),

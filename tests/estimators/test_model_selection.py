@@ -20,12 +20,14 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+import gaussmix
 from gaussmix import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 from gaussmix.datasets import load_faithful
 from gaussmix.estimators.model_selection import SCREEN_MARGIN
@@ -399,7 +401,8 @@ def test_trap_spurious_maximum_wins_bic_when_not_excluded():
         matrices = [np.diag(row) for row in matrices]
     variances = np.array([np.linalg.eigvalsh(matrix) for matrix in matrices])
     flat = int(np.argmin(variances.min(axis=1)))
-    assert variances[flat].min() <= 2 * naive.reg_covar
+    # The floor is relative to each feature's variance: at most the largest of them.
+    assert variances[flat].min() <= 2 * naive.reg_covar_.max()
     members = X[chosen.predict(X) == flat]
     assert len(members) > 10
     assert np.unique(members[:, 1]).size == 1
@@ -559,7 +562,8 @@ def test_weights_are_used_by_every_candidate():
         n_components=[2], covariance_types=["diag"], n_init=2, random_state=0
     ).fit(X, sample_weight=weights)
     alone = GaussianMixture(2, covariance_type="diag", tol=1e-6, max_iter=1000, n_init=2)
-    alone.set_params(random_state=0).fit(X, sample_weight=weights)
+    # The search's floor is relative to the weighted variances: the same floor here.
+    alone.set_params(random_state=0, reg_covar=selector.reg_covar_).fit(X, sample_weight=weights)
     assert_models_close(selector.best_estimator_, alone, rtol=1e-10, floor=1e-12)
 
 
@@ -814,3 +818,62 @@ def test_screened_search_chooses_as_the_exhaustive_one_on_each_mclust_model(name
         exhaustive = GaussianMixtureIC(**params, screen_starts=False).fit(X)
     assert screened.best_index_ == exhaustive.best_index_
     np.testing.assert_array_equal(screened.means_, exhaustive.means_)
+
+
+# ------------------------------------------------------------- scale-free floor
+def _clusters_along_a_tiny_feature():
+    # Three clusters told apart by feature 0 alone, then feature 0 measured in a unit
+    # 10^4 times larger: its whole variance (about 1e-7) is below reg_covar = 1e-6.
+    rng = np.random.RandomState(0)
+    labels = rng.randint(3, size=300)
+    X = rng.normal(size=(300, 3))
+    X[:, 0] += 6.0 * labels
+    return X, labels, np.array([1e-4, 1.0, 30.0])
+
+
+def test_floor_relative_to_each_feature_finds_clusters_in_any_unit():
+    X, labels, scales = _clusters_along_a_tiny_feature()
+    grid = dict(n_components=range(1, 5), covariance_types=["VVV", "EEE", "VVI", "EEI"])
+    plain = GaussianMixtureIC(**grid, random_state=0).fit(X)
+    rescaled = GaussianMixtureIC(**grid, random_state=0).fit(X * scales)
+    np.testing.assert_allclose(rescaled.reg_covar_, 1e-6 * np.var(X * scales, axis=0))
+    assert (rescaled.best_n_components_, rescaled.best_covariance_type_) == (
+        plain.best_n_components_,
+        plain.best_covariance_type_,
+    )
+    assert adjusted_rand_score(labels, rescaled.predict(X * scales)) > 0.95
+    # The same model in other units: BIC = -2 log L + ..., and log L drops by
+    # N log|det S|, so the BIC rises by 2 N sum(log s).
+    shift = 2 * X.shape[0] * np.log(scales).sum()
+    assert rescaled.results_["bic"][rescaled.best_index_] == pytest.approx(
+        plain.results_["bic"][plain.best_index_] + shift, abs=1e-6
+    )
+    # scikit-learn's absolute floor flattens the tiny feature and loses the clusters.
+    absolute = GaussianMixtureIC(**grid, random_state=0, reg_covar_scale="absolute")
+    absolute.fit(X * scales)
+    np.testing.assert_array_equal(absolute.reg_covar_, np.full(3, 1e-6))
+    assert adjusted_rand_score(labels, absolute.predict(X * scales)) < 0.1
+
+
+def test_constant_feature_borrows_the_mean_floor_of_the_others():
+    X = np.column_stack([np.random.RandomState(1).normal(size=(50, 2)) * [1.0, 3.0], np.ones(50)])
+    selector = GaussianMixtureIC(
+        n_components=[1], covariance_types=["diag"], random_state=0, exclude_spurious=False
+    )
+    with pytest.warns(SpuriousFitWarning, match="kept eligible"):
+        selector.fit(X)  # flat in the constant feature: spurious by construction
+    variances = np.var(X[:, :2], axis=0)
+    np.testing.assert_allclose(selector.reg_covar_, 1e-6 * np.append(variances, variances.mean()))
+    np.testing.assert_allclose(selector.best_estimator_.reg_covar, selector.reg_covar_)
+
+
+def test_chosen_model_with_per_feature_floor_round_trips(tmp_path):
+    X = load_faithful()[0]
+    selector = GaussianMixtureIC(
+        n_components=[2, 3], covariance_types=["VVV", "EEE"], random_state=0
+    ).fit(X)
+    best = selector.best_estimator_
+    best.save(tmp_path / "chosen.gaussmix")
+    loaded = gaussmix.load(tmp_path / "chosen.gaussmix")
+    np.testing.assert_array_equal(loaded.reg_covar, selector.reg_covar_)
+    np.testing.assert_array_equal(loaded.score_samples(X), best.score_samples(X))

@@ -159,10 +159,13 @@ class CovarianceModel(Protocol):
         nk: np.ndarray,
         first: np.ndarray,
         second: np.ndarray,
-        reg_covar: float,
+        reg_covar: float | np.ndarray,
         previous: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """New means (relative to the centre) and covariances from merged statistics.
+
+        ``reg_covar``: the floor added to the covariances' diagonal, one value or
+        one per feature (models without per-feature variances add the mean).
 
         ``previous``: the covariances the statistics were computed with, a warm
         start for models whose M-step iterates (the others ignore it).
@@ -170,9 +173,13 @@ class CovarianceModel(Protocol):
         ...
 
     def scatters(
-        self, nk: np.ndarray, means: np.ndarray, second: np.ndarray, reg_covar: float = 0.0
+        self,
+        nk: np.ndarray,
+        means: np.ndarray,
+        second: np.ndarray,
+        reg_covar: float | np.ndarray = 0.0,
     ) -> np.ndarray:
-        """Scatter matrices ``W_k + n_k * reg_covar * I`` in the model's scatter form.
+        """Scatter matrices ``W_k + n_k * diag(reg_covar)`` in the model's scatter form.
 
         ``W_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)'`` from merged statistics and
         means relative to the centre. The form is what the model's estimate

@@ -7,6 +7,11 @@ import numpy as np
 from .diag import DiagCovariance
 
 
+def _spherical_floor(reg_covar):
+    """A scalar, or the mean of per-feature floors: ``tr(diag(reg_covar)) / D``."""
+    return float(np.mean(reg_covar))
+
+
 class SphericalCovariance(DiagCovariance):
     """Each component k has a single variance, ``covariances_[k]`` a scalar.
 
@@ -41,13 +46,13 @@ class SphericalCovariance(DiagCovariance):
         means = first / nk[:, None]
         # Rounding can push E|x|^2 - |mu|^2 below zero (float32 especially): clamp first.
         spread = np.maximum(second[:, 0] / nk - np.sum(means**2, axis=1), 0.0)
-        return means, spread / n_features + reg_covar
+        return means, spread / n_features + _spherical_floor(reg_covar)
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """Per-feature scatter ``tr(W_k) / n_features + n_k * reg_covar``, shape (n_components,)."""
         n_features = means.shape[1]
         spread = np.maximum(second[:, 0] - nk * np.sum(means**2, axis=1), 0.0)
-        return spread / n_features + nk * reg_covar
+        return spread / n_features + nk * _spherical_floor(reg_covar)
 
     def covariances_from_scatter(self, counts, scatters):
         return scatters / counts

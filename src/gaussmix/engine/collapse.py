@@ -22,6 +22,14 @@ class CollapseError(ValueError):
     """A component collapsed and no re-seeding can give it a valid covariance."""
 
 
+def _describe_floor(reg_covar) -> str:
+    """``reg_covar`` for a message: the number, or the range of per-feature floors."""
+    floors = np.atleast_1d(np.asarray(reg_covar, dtype=np.float64))
+    if floors.size == 1 or np.all(floors == floors[0]):
+        return f"{floors[0]:g}"
+    return f"{floors.min():g} to {floors.max():g} by feature"
+
+
 def pooled_covariance(backend, centre, reg_covar):
     """The weighted covariance of all rows plus ``reg_covar`` on the diagonal."""
 
@@ -72,6 +80,7 @@ class CollapseHandler:
         self.model = model
         self.centre = centre
         self.reg_covar = reg_covar
+        self._floor_text = _describe_floor(reg_covar)
         self.budget = 2 * n_components
         self.frozen: set[int] = set()
         self._pooled = None
@@ -84,7 +93,7 @@ class CollapseHandler:
             raise CollapseError(
                 f"The shared ('{self.model.name}') covariance became singular at iteration "
                 f"{n_iter}: the data lie on a lower-dimensional set (a constant feature or "
-                f"duplicated points). Increase reg_covar (now {self.reg_covar:g}), drop "
+                f"duplicated points). Increase reg_covar (now {self._floor_text}), drop "
                 "constant features, or standardise X."
             )
         if self.model.shared_covariance:
@@ -114,7 +123,7 @@ class CollapseHandler:
                 f"Component {k} collapsed ({causes[k]}) at iteration {n_iter} and re-seeding "
                 "did not help: the data cannot support this many components with this "
                 f"regularisation. Reduce n_components, increase reg_covar (now "
-                f"{self.reg_covar:g}), drop constant or duplicated features, or standardise X."
+                f"{self._floor_text}), drop constant or duplicated features, or standardise X."
             )
         return self._freeze(params, params_old, collapsed), False
 
@@ -179,7 +188,7 @@ class CollapseHandler:
             raise CollapseError(
                 f"Component(s) {np.flatnonzero(singular).tolist()} cannot be re-seeded: the "
                 "pooled covariance of X is singular (a constant feature or all rows equal). "
-                f"Increase reg_covar (now {self.reg_covar:g}) or drop constant features."
+                f"Increase reg_covar (now {self._floor_text}) or drop constant features."
             )
         weights = params.weights.copy()
         weights[collapsed] = 1.0 / backend.n_samples

@@ -164,7 +164,7 @@ def degeneracy(
     covariances: np.ndarray,
     counts: np.ndarray,
     data_covariance: np.ndarray,
-    reg_covar: float,
+    reg_covar: float | np.ndarray,
 ):
     """How close each component is to a degenerate (spurious) fit.
 
@@ -182,27 +182,30 @@ def degeneracy(
         times sample weights).
     data_covariance : ndarray of shape (n_features, n_features)
         Covariance of the whole data set: the scale variances are measured against.
-    reg_covar : float
-        The regularisation that was added to the diagonal of every covariance.
+    reg_covar : float or ndarray of shape (n_features,)
+        The regularisation that was added to the diagonal of every covariance
+        (one value, or one per feature).
 
     Returns
     -------
     variance_ratio : ndarray of shape (n_components,)
         Smallest ratio, over directions ``v``, of the component's own variance
-        ``v' (Sigma_k - reg_covar I) v`` to the data's ``v' Sigma v``: 0 when a
+        ``v' (Sigma_k - diag(reg_covar)) v`` to the data's ``v' Sigma v``: 0 when a
         component is flat in some direction, about 1 for a component as wide as
         the data.
     counts : ndarray of shape (n_components,)
         The effective counts, as given.
     """
     n_features = data_covariance.shape[0]
+    floor = np.diag(np.broadcast_to(np.asarray(reg_covar, dtype=np.float64), (n_features,)))
     # Regularise the reference so that constant features do not make it singular.
-    scale = data_covariance + max(reg_covar, 1e-12 * np.trace(data_covariance)) * np.eye(n_features)
+    least = 1e-12 * np.trace(data_covariance) * np.eye(n_features)
+    scale = data_covariance + np.maximum(floor, least)
     lower = np.linalg.cholesky(scale)
     inverse_lower = np.linalg.inv(lower)
     ratios = np.empty(covariances.shape[0])
     for k, covariance in enumerate(covariances):
-        own = covariance - reg_covar * np.eye(n_features)
+        own = covariance - floor
         relative = inverse_lower @ own @ inverse_lower.T
         ratios[k] = np.linalg.eigvalsh(0.5 * (relative + relative.T))[0]
     return np.maximum(ratios, 0.0), np.asarray(counts, dtype=np.float64)

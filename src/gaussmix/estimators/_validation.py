@@ -91,3 +91,31 @@ def check_means(means, n_components: int, n_features: int) -> np.ndarray:
     means = as_float_array(means, "means_init")
     check_shape(means, (n_components, n_features), "means_init")
     return means
+
+
+def check_reg_covar(reg_covar, n_features: int):
+    """``reg_covar`` as one non-negative float or a float64 array of one per feature.
+
+    Parameters
+    ----------
+    reg_covar : float or array-like of shape (n_features,)
+    n_features : int
+
+    Returns
+    -------
+    float or ndarray of shape (n_features,)
+    """
+    if np.ndim(reg_covar) == 0:
+        return float(reg_covar)
+    floors = np.asarray(reg_covar, dtype=np.float64)
+    if floors.shape != (n_features,):
+        raise ValueError(
+            f"reg_covar has shape {floors.shape}; pass one number or one value per "
+            f"feature, shape ({n_features},)."
+        )
+    if not np.all(np.isfinite(floors)) or np.any(floors < 0):
+        raise ValueError(
+            "reg_covar must be finite and non-negative in every feature: "
+            f"got {floors.min():g} to {floors.max():g}."
+        )
+    return floors

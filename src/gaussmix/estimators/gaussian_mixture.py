@@ -26,7 +26,13 @@ from ..engine.params import EMResult, MixtureParams
 from ..engine.passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
 from ..engine.prior import ConjugatePrior, resolve_prior
 from ..starts import initial_assignment
-from ._validation import check_finite, check_means, check_sample_weight, check_weights
+from ._validation import (
+    check_finite,
+    check_means,
+    check_reg_covar,
+    check_sample_weight,
+    check_weights,
+)
 
 logger = logging.getLogger("gaussmix")
 
@@ -125,8 +131,12 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         family (see ``gaussmix.covariance``), its constraint holding exactly.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood changes by less than ``tol``.
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance, keeping them positive definite.
+    reg_covar : float or array-like of shape (n_features,), default=1e-6
+        Added to the diagonal of every covariance, keeping them positive definite:
+        one number for every feature (scikit-learn's meaning), or one per feature
+        (a gaussmix extension; :class:`GaussianMixtureIC` passes floors relative
+        to each feature's variance this way). Spherical models add the mean of
+        per-feature values.
     max_iter : int, default=100
         Maximum number of EM iterations per start.
     n_init : int, default=1
@@ -224,7 +234,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         # The registry's keys, in its order (a set would list them shuffled in errors).
         "covariance_type": [StrOptions(COVARIANCE_MODELS.keys())],
         "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left"), "array-like"],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
@@ -335,6 +345,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             )
         model = get_covariance_model(self.covariance_type)
         model.check_n_features(n_features)
+        reg_covar = check_reg_covar(self.reg_covar, n_features)
         inits = self._checked_inits(model, n_features)
         prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
 
@@ -358,9 +369,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 started = time.perf_counter()
                 if self.verbose:
                     logger.info("Initialization %d", init)
-                collapse = CollapseHandler(
-                    backend, model, centre, self.reg_covar, self.n_components
-                )
+                collapse = CollapseHandler(backend, model, centre, reg_covar, self.n_components)
                 if do_init:
                     drawn = None if assignments is None else assignments[init]
                     params = self._initial_params(
@@ -392,7 +401,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                         max_iter=self.max_iter
                         if screen is None
                         else min(self.max_iter, screen.max_iter),
-                        reg_covar=self.reg_covar,
+                        reg_covar=reg_covar,
                         lower_bound=lower_bound,
                         on_iteration=self._progress_reporter(),
                         collapse=collapse,
@@ -472,8 +481,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 assignment = initial_assignment(
                     X, n_components, self.init_params, random_state, sample_weight
                 )
+            reg_covar = check_reg_covar(self.reg_covar, X.shape[1])
             drawn, empty, singular = initial_params(
-                backend, model, assignment, centre, n_components, self.reg_covar, prior
+                backend, model, assignment, centre, n_components, reg_covar, prior
             )
         weights = drawn.weights if inits["weights"] is None else inits["weights"]
         means = drawn.means if inits["means"] is None else inits["means"]
@@ -504,11 +514,12 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         EM is deterministic, so a run continued from its last parameters, bound
         and collapse budget is the run it would have been uninterrupted.
         """
+        reg_covar = check_reg_covar(self.reg_covar, centre.shape[0])
         for index in indices:
             state = starts[index]
             if state.finished:
                 continue
-            collapse = CollapseHandler(backend, model, centre, self.reg_covar, self.n_components)
+            collapse = CollapseHandler(backend, model, centre, reg_covar, self.n_components)
             collapse.budget = state.budget
             collapse.frozen = set(state.frozen)
             head = state.result
@@ -519,7 +530,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 centre=centre,
                 tol=self.tol,
                 max_iter=self.max_iter - head.n_iter,
-                reg_covar=self.reg_covar,
+                reg_covar=reg_covar,
                 lower_bound=head.lower_bound,
                 collapse=collapse,
                 prior=prior,

@@ -137,7 +137,19 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     max_iter : int, default=1000
         EM iterations per start.
     reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance.
+        The covariance floor, added to the diagonal of every covariance; its
+        unit is set by ``reg_covar_scale``.
+    reg_covar_scale : {'variance', 'absolute'}, default='variance'
+        ``'variance'``: feature ``j`` gets ``reg_covar`` times its own variance
+        in the searched data (weighted, ``1/N``; a constant feature gets the
+        mean of the others), so the floor and the choice do not depend on the
+        data's units: a feature measured in metres or in kilometres is
+        regularised alike, and a feature whose whole variance is below
+        ``reg_covar`` (e.g. ``1e-7``) is not flattened onto the floor.
+        ``'absolute'``: ``reg_covar`` itself in every feature, scikit-learn's
+        meaning. The floors used are in :attr:`reg_covar_`; every candidate
+        (``best_estimator_`` too) is a :class:`GaussianMixture` with these
+        floors as its ``reg_covar``.
     init_params : str, default='kmeans'
         How starts are drawn (as in :class:`GaussianMixture`).
     random_state : int, RandomState instance or None, default=None
@@ -215,6 +227,9 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
     weights_, means_, covariances_, precisions_, precisions_cholesky_, converged_, \
 n_iter_, lower_bound_, labels_
         The chosen model's attributes.
+    reg_covar_ : ndarray of shape (n_features_in_,)
+        The covariance floor of each feature, as added to the candidates'
+        covariances (see ``reg_covar_scale``).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Present when ``X`` had string column names.
@@ -238,6 +253,7 @@ n_iter_, lower_bound_, labels_
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar_scale": [StrOptions({"variance", "absolute"})],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++", "hc"})],
         "random_state": ["random_state"],
         "hc_start": ["boolean"],
@@ -260,6 +276,7 @@ n_iter_, lower_bound_, labels_
         tol=1e-6,
         max_iter=1000,
         reg_covar=1e-6,
+        reg_covar_scale="variance",
         init_params="kmeans",
         random_state=None,
         hc_start=True,
@@ -278,6 +295,7 @@ n_iter_, lower_bound_, labels_
         self.tol = tol
         self.max_iter = max_iter
         self.reg_covar = reg_covar
+        self.reg_covar_scale = reg_covar_scale
         self.init_params = init_params
         self.random_state = random_state
         self.hc_start = hc_start
@@ -317,13 +335,26 @@ n_iter_, lower_bound_, labels_
             n_components=n_components,
             covariance_type=covariance_type,
             tol=self.tol,
-            reg_covar=self.reg_covar,
+            reg_covar=self.reg_covar_,
             max_iter=self.max_iter,
             n_init=n_starts,
             init_params=self.init_params,
             random_state=seed,
             prior=self.prior,
         )
+
+    def _floors(self, X, weights):
+        """Each feature's covariance floor for the searched rows (``reg_covar_scale``)."""
+        n_features = X.shape[1]
+        if self.reg_covar_scale == "absolute":
+            return np.full(n_features, float(self.reg_covar))
+        variances = np.average(
+            (X - np.average(X, axis=0, weights=weights)) ** 2, axis=0, weights=weights
+        ).astype(np.float64)
+        varying = variances > 0
+        # A constant feature has no scale of its own: it borrows the others' mean.
+        fallback = variances[varying].mean() if varying.any() else 1.0
+        return self.reg_covar * np.where(varying, variances, fallback)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -378,6 +409,7 @@ n_iter_, lower_bound_, labels_
                 normalize=True,
             )
         self.n_search_samples_ = X.shape[0]
+        self.reg_covar_ = self._floors(X, total_weights)
 
         parallel = Parallel(n_jobs=self.n_jobs)
         starts = dict(
@@ -487,7 +519,7 @@ n_iter_, lower_bound_, labels_
             ),
             estimator.weights_ * total_weight,
             data_covariance,
-            self.reg_covar,
+            estimator.reg_covar,
         )
         reason = self._spurious_reason(ratio, points, name, n_components, n_features)
         return dict(
