@@ -52,6 +52,7 @@ DOCUMENTED = {
         "FIGURE_INCHES",
         "KINDS",
         "MAX_PAIR_FEATURES",
+        "MAX_SCATTER_ROWS",
         "PAIR_PANEL_INCHES",
         "component_colors",
         "component_covariances",

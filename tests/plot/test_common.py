@@ -1,5 +1,6 @@
 """What every figure of ``gaussmix.plot`` shares: covariances expanded from any storage,
-given axes, refusals of unfitted models and bad input, the missing-matplotlib message.
+given axes, refusals of unfitted models and bad input, the missing-matplotlib message, and
+the layout measured by matplotlib itself (legends, titles, labels, colour bars).
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
+from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gaussmix import GaussianMixture
+from gaussmix.covariance import MCLUST_NAMES
 from gaussmix.plot import (
+    FIGURE_INCHES,
+    KINDS,
+    MAX_SCATTER_ROWS,
     component_covariances,
     plot_clusters,
     plot_criterion,
     plot_density,
+    plot_overview,
     plot_pairs,
     plot_projection,
     plot_uncertainty,
@@ -29,9 +36,13 @@ from gaussmix.plot import (
 from plot_helpers import (
     RESULTS,
     STORAGE_TYPES,
+    assert_layout,
+    colorbar_axes,
+    drawn,
     fitted,
     full_covariances,
     multivariate_models,
+    panels,
 )
 
 
@@ -147,3 +158,91 @@ def test_missing_matplotlib_says_what_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "gaussmix.plot")
     with pytest.raises(ImportError, match=r"gaussmix\[plot\]"):
         importlib.import_module("gaussmix.plot")
+
+
+# --------------------------------------------------------------------- geometry
+def _blobs(n_features, n_rows=240, seed=5):
+    X, _ = make_blobs(n_rows, n_features, centers=3, cluster_std=1.0, random_state=seed)
+    return X
+
+
+def _split(X):
+    return X[: 3 * len(X) // 4], X[3 * len(X) // 4 :]
+
+
+def _grid(kind, n_features):
+    def draw():
+        train, test = _split(_blobs(n_features))
+        return plot_overview(fitted(train, 3), train, test_X=test, kind=kind)
+
+    return draw
+
+
+def _single(kind, n_features):
+    def draw():
+        train, test = _split(_blobs(n_features))
+        return plot_overview(fitted(train, 3), train, test_X=test, kind=kind)
+
+    return draw
+
+
+def _ten_components():
+    train, test = _split(_blobs(2, n_rows=600))
+    gm = GaussianMixture(10, random_state=0).fit(train)
+    return plot_overview(gm, train, test_X=test, feature_names=["width", "height"])
+
+
+def _binned():
+    X = np.random.default_rng(0).normal(size=(MAX_SCATTER_ROWS + 1, 2))
+    return plot_overview(fitted(X[:2000], 2), X, kind="clusters")
+
+
+def _criterion_as_the_lab_draws_it():
+    # The lab's figure: no layout engine of its own.
+    figure, ax = plt.subplots(figsize=FIGURE_INCHES)
+    names = list(MCLUST_NAMES)
+    table = {
+        "n_components": [k for _ in names for k in range(1, 10)],
+        "covariance_type": [name for name in names for _ in range(1, 10)],
+        "bic": [float(100 * (k == 1) + (k - 3) ** 2 + i) for i in range(14) for k in range(1, 10)],
+    }
+    plot_criterion(table, best_index=2, ax=ax)
+    return figure
+
+
+FIGURES = {
+    **{f"{kind} 2 features": _single(kind, 2) for kind in KINDS},
+    **{f"{kind} 1 feature": _single(kind, 1) for kind in KINDS},
+    **{f"{kind} 6 features (projection)": _single(kind, 6) for kind in KINDS},
+    # Grids of 3, 4 and 5 features, one kind each.
+    **{f"{kind} grid of {n}": _grid(kind, n) for kind, n in zip(KINDS, (5, 4, 3))},
+    "10 components": _ten_components,
+    "binned rows": _binned,
+    "criterion of 14 models": _criterion_as_the_lab_draws_it,
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_legends_never_cover_titles_or_panels_and_every_axis_is_labelled(name):
+    assert_layout(FIGURES[name]())
+
+
+@pytest.mark.parametrize("kind", ["density", "uncertainty"])
+def test_colour_bar_is_as_long_as_its_panels(kind):
+    renderer = drawn(grid := _grid(kind, 3)())
+    (colorbar,) = colorbar_axes(grid)
+    # The outline: the bar with its end triangles ("extend"), as the eye sees it.
+    bar = colorbar._colorbar.outline.get_window_extent(renderer)
+    boxes = [ax.get_window_extent(renderer) for ax in panels(grid)]
+    top, bottom = max(box.y1 for box in boxes), min(box.y0 for box in boxes)
+    assert bar.y1 == pytest.approx(top, abs=2) and bar.y0 == pytest.approx(bottom, abs=2)
+    assert bar.x0 > max(box.x1 for box in boxes)  # beside the grid, not over it
+
+    single = _single(kind, 2)()
+    renderer = drawn(single)
+    (colorbar,) = colorbar_axes(single)
+    (panel,) = panels(single)
+    bar = colorbar._colorbar.outline.get_window_extent(renderer)
+    box = panel.get_window_extent(renderer)
+    assert bar.x0 == pytest.approx(box.x0, abs=2) and bar.x1 == pytest.approx(box.x1, abs=2)
+    assert bar.y1 < box.y0  # under the panel

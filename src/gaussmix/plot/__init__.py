@@ -6,7 +6,15 @@ or any object with ``weights_``, ``means_``, ``covariances_``, ``predict`` and
 (or on a new figure), and returns that ``Axes``; the grid of :func:`plot_pairs`
 returns its ``Figure``. Every figure has a title, labelled axes (feature names
 with units where known) and a legend, and a component keeps its colour in every
-figure (:func:`component_colors`).
+figure (:func:`component_colors`). Legends sit outside the axes (to the right, or
+under a grid), colour bars are as long as the panels they belong to, and the axes
+span the data, never the components' ellipses.
+
+Every figure takes the training rows as ``X`` and, optionally, held-out rows as
+``test_X``: training rows are filled circles, test rows open triangles (outlined
+histograms where a feature is shown alone). Above :data:`MAX_SCATTER_ROWS` rows
+the points are binned into an image (a 2-D histogram) instead: a bin's colour
+is its most frequent component, its mean uncertainty, or its count.
 
 Two-feature panels show the exact *marginal* of the mixture on those features: a
 marginal of a Gaussian mixture is the mixture of the components' marginals (the
@@ -32,7 +40,7 @@ except ImportError as error:
         "gaussmix.plot needs matplotlib, which is not installed: pip install 'gaussmix[plot]'"
     ) from error
 
-from ._common import KINDS, component_colors, component_covariances
+from ._common import KINDS, MAX_SCATTER_ROWS, component_colors, component_covariances
 from .clusters import plot_clusters, plot_uncertainty
 from .criterion import plot_criterion
 from .density import marginal_log_density, plot_density
@@ -50,6 +58,7 @@ __all__ = [
     "FIGURE_INCHES",
     "KINDS",
     "MAX_PAIR_FEATURES",
+    "MAX_SCATTER_ROWS",
     "PAIR_PANEL_INCHES",
     "component_colors",
     "component_covariances",

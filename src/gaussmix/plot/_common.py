@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -11,12 +12,31 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from sklearn.exceptions import NotFittedError
 
 from ..covariance import COVARIANCE_MODELS
 from ..engine.criteria import component_covariance_matrices
 
 KINDS = ("clusters", "density", "uncertainty")
+
+#: Above this many rows (training and test together) a panel bins its points into
+#: an image (a 2-D histogram) instead of drawing one marker per row: past a few
+#: tens of thousands of markers the points hide the ellipses and contours under
+#: them, and drawing millions takes minutes.
+MAX_SCATTER_ROWS = 20_000
+
+# Bins per axis of the images of binned rows: about 4 pixels per bin on an
+# 800 x 600 figure's panel, 3 on a pair grid's.
+BINS_PER_AXIS = 120
+PAIR_BINS_PER_AXIS = 60
+
+# Axis limits reach this fraction of the data's range beyond its extremes.
+LIMIT_PAD = 0.05
+
+# Markers of the two splits, the same in every figure.
+TRAIN_MARKER = "o"
+TEST_MARKER = "^"
 
 
 # ------------------------------------------------------------------------ helpers
@@ -103,31 +123,42 @@ def _check_fitted(model, function_name):
 
 
 class _Data(NamedTuple):
-    """The user's ``X`` as given (for the model's methods) and as float64 with names."""
+    """The user's ``X`` (and ``test_X``) as given, for the model's methods, and as float64."""
 
     original: object
     values: np.ndarray
     names: list
     units: list
+    test_original: object = None
+    test_values: np.ndarray | None = None
 
 
-def _checked_data(model, X, feature_names, units, function_name):
-    _check_fitted(model, function_name)
+def _checked_values(model, X, what):
     n_features = int(getattr(model, "n_features_in_", np.shape(model.means_)[1]))
-    columns = getattr(X, "columns", None)
     values = np.asarray(X, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(
-            f"X must be 2-D (n_samples, n_features), got shape {values.shape}; "
+            f"{what} must be 2-D (n_samples, n_features), got shape {values.shape}; "
             "reshape one feature with X.reshape(-1, 1)."
         )
     if values.shape[1] != n_features:
         raise ValueError(
-            f"X has {values.shape[1]} features but the model was fitted on {n_features}: "
+            f"{what} has {values.shape[1]} features but the model was fitted on {n_features}: "
             "pass the data the model was fitted on (same columns, same preprocessing)."
         )
     if not np.isfinite(values).all():
-        raise ValueError("X contains NaN or infinity: impute or drop those rows before plotting.")
+        raise ValueError(
+            f"{what} contains NaN or infinity: impute or drop those rows before plotting."
+        )
+    return values
+
+
+def _checked_data(model, X, feature_names, units, function_name, test_X=None):
+    _check_fitted(model, function_name)
+    n_features = int(getattr(model, "n_features_in_", np.shape(model.means_)[1]))
+    columns = getattr(X, "columns", None)
+    values = _checked_values(model, X, "X")
+    test_values = None if test_X is None else _checked_values(model, test_X, "test_X")
     if feature_names is None:
         if columns is not None:
             feature_names = [str(name) for name in columns]
@@ -154,7 +185,7 @@ def _checked_data(model, X, feature_names, units, function_name):
                 f"units has {len(unit_list)} entries for {n_features} features: give one "
                 "unit per column of X (None where there is none), or a mapping name -> unit."
             )
-    return _Data(X, values, feature_names, unit_list)
+    return _Data(X, values, feature_names, unit_list, test_X, test_values)
 
 
 def _feature_index(feature, names):
@@ -193,6 +224,7 @@ class _View(NamedTuple):
     covariances: np.ndarray  # (K, 2, 2)
     xlabel: str
     ylabel: str
+    test_points: np.ndarray | None = None  # (m, 2)
 
 
 def _feature_view(model, data, pair):
@@ -205,12 +237,15 @@ def _feature_view(model, data, pair):
         covariances=covariances[:, index[:, None], index[None, :]],
         xlabel=_axis_label(names[0], data.units[pair[0]]),
         ylabel=_axis_label(names[1], data.units[pair[1]]),
+        test_points=None if data.test_values is None else data.test_values[:, index],
     )
 
 
 def _projection_view(model, data):
     if data.values.shape[1] < 2:
         raise ValueError("plot_projection needs at least two features.")
+    # The axes are the principal components of X alone (the training rows, when
+    # test rows are given too), so that test rows are placed, not fitted.
     centre = data.values.mean(axis=0)
     _, singular_values, components = np.linalg.svd(data.values - centre, full_matrices=False)
     variance = singular_values**2
@@ -225,12 +260,51 @@ def _projection_view(model, data):
         covariances=projection @ covariances @ projection.T,
         xlabel=f"PC1 ({100 * explained[0]:.1f}% of variance)",
         ylabel=f"PC2 ({100 * explained[1]:.1f}% of variance)",
+        test_points=None
+        if data.test_values is None
+        else (data.test_values - centre) @ projection.T,
     )
+
+
+def _all_points(view):
+    """Training and test rows together (what the axis limits and binning cover)."""
+    if view.test_points is None:
+        return view.points
+    return np.vstack([view.points, view.test_points])
+
+
+def _n_rows(view):
+    return len(view.points) + (0 if view.test_points is None else len(view.test_points))
+
+
+def _is_binned(view):
+    """More rows than a scatter can show: the figure bins them (``MAX_SCATTER_ROWS``)."""
+    return _n_rows(view) > MAX_SCATTER_ROWS
+
+
+def _data_limits(values):
+    """``(low, high)`` of each column of ``values``, padded by ``LIMIT_PAD`` of the range."""
+    low, high = values.min(axis=0), values.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    return low - LIMIT_PAD * span, high + LIMIT_PAD * span
+
+
+def _set_data_limits(ax, view):
+    """Axis limits from the rows, never from the components' ellipses.
+
+    A component with a huge covariance (a background component, a nearly
+    spurious fit) would otherwise widen the axes until the data sit in a small
+    patch in the middle; its ellipses are clipped at the axes instead.
+    """
+    low, high = _data_limits(_all_points(view))
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    return low, high
 
 
 def _new_axes(ax):
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
+        _, ax = plt.subplots(figsize=(8.0, 5.6), layout="constrained")
     return ax
 
 
@@ -241,26 +315,28 @@ def _n_components_text(model):
     return f"{text}, {covariance_type} covariance" if covariance_type else text
 
 
+def _default_title(what, model):
+    """Two lines, so that the title fits over an axes that shares the figure with a legend."""
+    return f"{what} of a\n{_n_components_text(model)}"
+
+
+def _set_title(ax, title):
+    # A title wider than the axes (the legend takes the figure's right side) is
+    # wrapped at draw time rather than cut at the figure's edge.
+    ax.set_title(title, wrap=True)
+
+
 def _finish(ax, view, title):
     ax.set_xlabel(view.xlabel)
     ax.set_ylabel(view.ylabel)
-    ax.set_title(title)
+    _set_title(ax, title)
     return ax
 
 
 def _uncertainty(model, data):
-    return 1.0 - np.asarray(model.predict_proba(data.original)).max(axis=1)
-
-
-def _point_labels(model, data, labels):
-    if labels is None:
-        return np.asarray(model.predict(data.original)), True
-    labels = np.asarray(labels)
-    if labels.shape != (len(data.values),):
-        raise ValueError(
-            f"labels must hold one label per sample ({len(data.values)}), got shape {labels.shape}."
-        )
-    return labels, False
+    """``1 - max responsibility`` of every training row, then every test row."""
+    rows = [data.original] if data.test_values is None else [data.original, data.test_original]
+    return np.concatenate([1.0 - np.asarray(model.predict_proba(X)).max(axis=1) for X in rows])
 
 
 def _check_kind(kind):
@@ -269,6 +345,34 @@ def _check_kind(kind):
 
 
 # ------------------------------------------------------------------------- drawing
+def _make_room(figure):
+    """Give a figure without a layout engine constrained layout, if it holds one panel.
+
+    Legends sit outside the axes; without a layout engine they would fall off
+    the figure's edge. A figure with several panels is the caller's to lay out.
+    """
+    if figure.get_layout_engine() is None and len(figure.axes) == 1:
+        figure.set_layout_engine("constrained")
+
+
+def _legend_outside(ax, handles):
+    """The legend to the right of the axes, top-aligned: never over the data or the title."""
+    _make_room(ax.figure)
+    return ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        fontsize="small",
+    )
+
+
+def _colorbar_below(ax, mappable, label):
+    """A horizontal colour bar under the axes, as wide as them (the legend is on the right)."""
+    _make_room(ax.figure)
+    return ax.figure.colorbar(mappable, ax=ax, location="bottom", label=label, aspect=40)
+
+
 def _means_handle():
     return Line2D(
         [],
@@ -294,3 +398,111 @@ def _draw_means(ax, view, colors):
         zorder=4,
         label="_component means",
     )
+
+
+def _split_handles(view):
+    """Legend entries telling training rows from test rows (none without test rows)."""
+    if view.test_points is None or _is_binned(view):
+        return []
+    style = {"linestyle": "none", "markersize": 7, "markeredgecolor": "dimgray"}
+    return [
+        Line2D(
+            [],
+            [],
+            marker=TRAIN_MARKER,
+            markerfacecolor="darkgray",
+            label=f"training rows ({len(view.points)})",
+            **style,
+        ),
+        Line2D(
+            [],
+            [],
+            marker=TEST_MARKER,
+            markerfacecolor="none",
+            label=f"test rows ({len(view.test_points)})",
+            **style,
+        ),
+    ]
+
+
+def _rows_text(view):
+    """How many rows a binned panel shows, by split."""
+    if view.test_points is None:
+        return f"{len(view.points):,} rows"
+    return f"{len(view.points):,} training + {len(view.test_points):,} test rows"
+
+
+class _Bins(NamedTuple):
+    """A regular grid of bins over the axes' limits, and the bin of every row."""
+
+    index: np.ndarray  # (n,) flat bin of each row, row-major in (y, x)
+    n_bins: int  # per axis
+    extent: tuple  # (x low, x high, y low, y high)
+
+
+def _bins(points, low, high, n_bins):
+    """The bin of each of ``points`` on an ``n_bins`` x ``n_bins`` grid from ``low`` to ``high``.
+
+    Bins are half-open ``[edge_i, edge_i+1)`` as numpy's ``histogram2d`` has
+    them, the last one closed; the limits come from the data, so every row falls
+    in a bin.
+    """
+    span = high - low
+    cell = np.floor((points - low) / span * n_bins).astype(np.int64)
+    np.clip(cell, 0, n_bins - 1, out=cell)
+    return _Bins(
+        index=cell[:, 1] * n_bins + cell[:, 0],
+        n_bins=n_bins,
+        extent=(low[0], high[0], low[1], high[1]),
+    )
+
+
+def _show_bins(ax, image, bins, **kwargs):
+    return ax.imshow(
+        image,
+        origin="lower",
+        extent=bins.extent,
+        aspect="auto",
+        interpolation="nearest",
+        zorder=1,
+        gid="binned rows",
+        **kwargs,
+    )
+
+
+def _draw_binned_labels(ax, bins, labels, colors):
+    """Each bin in the colour of its most frequent label, opaque in proportion to log count.
+
+    ``labels`` are 0..L-1 indices into ``colors``.
+    """
+    n_labels = len(colors)
+    counts = np.bincount(
+        bins.index * n_labels + labels, minlength=bins.n_bins**2 * n_labels
+    ).reshape(bins.n_bins, bins.n_bins, n_labels)
+    total = counts.sum(axis=2)
+    image = np.asarray(colors, dtype=np.float64)[counts.argmax(axis=2)]
+    image[..., 3] = np.log1p(total) / np.log1p(total.max())
+    return _show_bins(ax, image, bins)
+
+
+def _draw_binned_mean(ax, bins, values, cmap, norm):
+    """Each bin coloured by the mean of ``values`` over its rows; empty bins left blank."""
+    size = bins.n_bins**2
+    counts = np.bincount(bins.index, minlength=size)
+    sums = np.bincount(bins.index, weights=values, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.ma.masked_invalid(sums / counts).reshape(bins.n_bins, bins.n_bins)
+    return _show_bins(ax, mean, bins, cmap=cmap, norm=norm)
+
+
+def _draw_binned_counts(ax, bins):
+    """The rows per bin in greys on a log scale; empty bins left blank."""
+    counts = np.bincount(bins.index, minlength=bins.n_bins**2).reshape(bins.n_bins, bins.n_bins)
+    image = np.ma.masked_equal(counts, 0)
+    norm = matplotlib.colors.LogNorm(vmin=1, vmax=max(int(counts.max()), 2))
+    return _show_bins(ax, image, bins, cmap="Greys", norm=norm, alpha=0.9)
+
+
+def _binned_handle(view, what):
+    text = textwrap.fill(f"{_rows_text(view)}, binned ({what})", width=34)
+    return Patch(facecolor="lightgray", edgecolor="gray", label=text)

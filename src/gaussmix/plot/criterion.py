@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib
-import matplotlib.colors
 import matplotlib.ticker
+import matplotlib.transforms
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ._common import _new_axes
+from ._common import _make_room, _new_axes, _set_title
 
 CRITERION_LABELS = {"bic": "BIC", "aic": "AIC", "icl": "ICL"}
+
+# 14 series (mclust's covariance models) told apart three ways: a qualitative
+# colour each (matplotlib's tab10, then four darker hues unlike any of them), a
+# marker each within seven, and solid then dashed lines for the second seven.
+SERIES_COLORS = (
+    *(matplotlib.colormaps["tab10"](i) for i in range(10)),
+    "black",
+    "#000075",  # navy
+    "#469990",  # teal
+    "#800000",  # maroon
+)
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+SERIES_LINESTYLES = ("-", "--")
 
 
 # ----------------------------------------------------------------------- criterion
@@ -40,8 +53,12 @@ def _table_keys(table):
 def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=None):
     """The information criterion of every candidate model, by number of components.
 
-    One line per covariance type; the chosen candidate is marked; candidates
-    flagged spurious are drawn as grey crosses, not joined to the lines.
+    One line per covariance type, each with its own colour, marker and line
+    style; the chosen candidate is marked; candidates flagged spurious are
+    drawn as grey crosses, not joined to the lines. The y axis spans the
+    eligible (not spurious) candidates, cut above their bulk when a few are far
+    worse: candidates beyond it are triangles on the edge, counted in the
+    legend, which sits to the right of the axes.
 
     Parameters
     ----------
@@ -95,34 +112,34 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
 
     ax = _new_axes(ax)
     distinct_types = list(dict.fromkeys(covariance_types))
-    # Up to 8 types: Dark2; mclust's 14: tab20, whose pairs of shades still differ
-    # by marker and line style.
-    palette = matplotlib.colormaps["Dark2" if len(distinct_types) <= 8 else "tab20"]
-    markers = ("o", "s", "^", "D", "v", "P", "X", "h")
-    linestyles = ("-", "--", "-.", ":")
     finite = np.isfinite(values)
+    eligible = finite & ~spurious
+    low, high = _focus(values[eligible] if eligible.any() else values[finite])
     for i, covariance_type in enumerate(distinct_types):
-        rows = np.flatnonzero((np.array(covariance_types) == covariance_type) & finite & ~spurious)
+        rows = np.flatnonzero((np.array(covariance_types) == covariance_type) & eligible)
         rows = rows[np.argsort(n_components[rows], kind="stable")]
         ax.plot(
             n_components[rows],
             values[rows],
-            color=palette(i % palette.N),
-            marker=markers[i % len(markers)],
-            linestyle=linestyles[(i // len(markers)) % len(linestyles)],
+            color=SERIES_COLORS[i % len(SERIES_COLORS)],
+            marker=SERIES_MARKERS[i % len(SERIES_MARKERS)],
+            linestyle=SERIES_LINESTYLES[(i // len(SERIES_MARKERS)) % len(SERIES_LINESTYLES)],
+            markersize=5,
+            linewidth=1.3,
             label=covariance_type,
         )
-    flagged = spurious & finite
+    flagged = spurious & finite & (values >= low) & (values <= high)
     if flagged.any():
         ax.plot(
             n_components[flagged],
             values[flagged],
             linestyle="none",
             marker="x",
-            markersize=8,
+            markersize=7,
             color="gray",
             label="spurious fit (excluded)",
         )
+    _mark_off_scale(ax, n_components, values, finite, low, high)
     if best_index is not None:
         best_index = int(best_index)
         if not 0 <= best_index < len(values):
@@ -138,53 +155,68 @@ def plot_criterion(selector, *, criterion=None, best_index=None, ax=None, title=
             markerfacecolor="gold",
             markeredgecolor="black",
             zorder=5,
-            label=f"chosen: {int(n_components[best_index])} components, "
+            label=f"chosen: {int(n_components[best_index])} components,\n"
             f"{covariance_types[best_index]} ({name} {values[best_index]:.1f})",
         )
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    if finite.any():
+        ax.set_ylim(low, high)
+    counts = n_components[finite] if finite.any() else n_components
+    if counts.size:
+        # Half a component beyond the extremes: a single count is one tick, not 2.84..3.16.
+        ax.set_xlim(counts.min() - 0.5, counts.max() + 0.5)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("number of components")
     ax.set_ylabel(f"{name} (lower is better)")
-    ax.set_title(f"{name} of every candidate model" if title is None else title)
-    _focus_on_the_best(ax, values[finite])
-    many = len(distinct_types) > 6
-    if many:
-        # Below the axes, where a long list does not hide the curves.
-        ax.legend(
-            title="covariance type",
-            fontsize="small",
-            ncol=5,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.12),
-        )
-        if ax.figure.get_layout_engine() is None:
-            # Without a layout engine the legend below needs the room made by hand.
-            ax.figure.subplots_adjust(bottom=0.34)
-    else:
-        ax.legend(title="covariance type", fontsize="small")
+    _set_title(ax, f"{name} of every candidate model" if title is None else title)
+    _make_room(ax.figure)
+    ax.legend(
+        title="covariance model",
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+    )
     return ax
 
 
-def _focus_on_the_best(ax, values):
-    """Cut the y-axis above the bulk of the candidates, so that the best ones are readable.
+def _focus(values):
+    """The y range: the bulk of the eligible candidates, so that the best ones are readable.
 
     A one-component model's criterion is often far above the rest and would
-    squeeze every other candidate into a thin band; candidates above the cut
-    are counted in a note instead of being drawn off-scale.
+    squeeze every other candidate into a thin band; with at least 8 candidates
+    the axis stops at the upper quartile plus half the distance from the best
+    to it, and candidates beyond are marked at the edge instead.
     """
-    if values.size < 8:
-        return
-    low, q75 = float(values.min()), float(np.quantile(values, 0.75))
-    top = q75 + 0.5 * (q75 - low)
-    hidden = int(np.sum(values > top))
-    if hidden == 0 or top <= low:
-        return
-    ax.set_ylim(low - 0.05 * (top - low), top)
-    ax.annotate(
-        f"{hidden} candidate{'s' if hidden != 1 else ''} above the axis",
-        xy=(0.01, 0.99),
-        xycoords="axes fraction",
-        ha="left",
-        va="top",
-        fontsize="small",
-        color="0.3",
-    )
+    if values.size == 0:
+        return -np.inf, np.inf
+    low, high = float(values.min()), float(values.max())
+    if values.size >= 8:
+        q75 = float(np.quantile(values, 0.75))
+        high = min(high, q75 + 0.5 * (q75 - low))
+    span = high - low if high > low else max(abs(high), 1.0)
+    return low - 0.05 * span, high + 0.05 * span
+
+
+def _mark_off_scale(ax, n_components, values, finite, low, high):
+    """Candidates beyond the y range: triangles on the edge they are past, counted in the legend."""
+    # x in data coordinates, y in axes fraction: the markers sit on the frame.
+    transform = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for beyond, y, marker, where in (
+        (finite & (values > high), 1.0, "^", "above"),
+        (finite & (values < low), 0.0, "v", "below"),
+    ):
+        count = int(beyond.sum())
+        if count == 0:
+            continue
+        ax.plot(
+            n_components[beyond],
+            np.full(count, y),
+            transform=transform,
+            linestyle="none",
+            marker=marker,
+            markersize=7,
+            color="dimgray",
+            clip_on=False,
+            zorder=4,
+            label=f"{count} candidate{'s' if count != 1 else ''} {where} the axis",
+        )

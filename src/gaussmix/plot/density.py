@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import matplotlib
-import matplotlib.colors
 import matplotlib.ticker
 import numpy as np
+from matplotlib.lines import Line2D
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from ._common import (
+    BINS_PER_AXIS,
+    TEST_MARKER,
+    TRAIN_MARKER,
+    _all_points,
+    _binned_handle,
+    _bins,
     _checked_data,
     _checked_pair,
+    _colorbar_below,
+    _data_limits,
+    _default_title,
+    _draw_binned_counts,
     _draw_means,
     _feature_view,
     _finish,
+    _is_binned,
+    _legend_outside,
     _means_handle,
-    _n_components_text,
     _new_axes,
+    _set_data_limits,
     component_colors,
 )
 
@@ -73,11 +85,10 @@ def marginal_log_density(weights, means, covariances, points):
 
 
 def _density_grid(view, grid_size, weights):
-    low = view.points.min(axis=0)
-    high = view.points.max(axis=0)
-    pad = 0.08 * np.where(high > low, high - low, 1.0)
-    x = np.linspace(low[0] - pad[0], high[0] + pad[0], grid_size)
-    y = np.linspace(low[1] - pad[1], high[1] + pad[1], grid_size)
+    """The marginal log-density on a ``grid_size`` square grid over the axes' data limits."""
+    low, high = _data_limits(_all_points(view))
+    x = np.linspace(low[0], high[0], grid_size)
+    y = np.linspace(low[1], high[1], grid_size)
     xx, yy = np.meshgrid(x, y)
     points = np.column_stack([xx.ravel(), yy.ravel()])
     log_density = marginal_log_density(weights, view.means, view.covariances, points)
@@ -91,34 +102,59 @@ def _density_levels(top, bottom):
     return matplotlib.ticker.MaxNLocator(N_DENSITY_LEVELS).tick_values(bottom, top)
 
 
-def _draw_density(ax, view, weights, grid_size, levels, colorbar):
+def _draw_density(ax, view, weights, grid_size, levels, n_bins):
+    """Log-density contours and the rows; returns the colour bar's mappable and legend handles.
+
+    Up to :data:`MAX_SCATTER_ROWS` rows: filled contours, rows as white markers
+    on top. Beyond: the rows binned in greys (log count) under contour lines,
+    so that the data's density and the model's can be compared.
+    """
     xx, yy, log_density = _density_grid(view, grid_size, weights)
     if levels is None:
         levels = _density_levels(log_density.max(), log_density.min())
-    contours = ax.contourf(xx, yy, log_density, levels=levels, cmap="viridis", extend="both")
-    if colorbar:
-        ax.figure.colorbar(contours, ax=ax, label="log density")
-    ax.scatter(
-        view.points[:, 0],
-        view.points[:, 1],
-        s=8,
-        color="white",
-        edgecolors="black",
-        linewidths=0.4,
-        alpha=0.8,
-        zorder=3,
-        label=f"data ({len(view.points)} samples)",
-    )
+    low, high = _set_data_limits(ax, view)
+    if _is_binned(view):
+        _draw_binned_counts(ax, _bins(_all_points(view), low, high, n_bins))
+        contours = ax.contour(
+            xx, yy, log_density, levels=levels, cmap="viridis", linewidths=1.2, zorder=2
+        )
+        handles = [
+            _binned_handle(view, "grey: rows per bin, log scale"),
+            Line2D([], [], color="tab:green", label="log-density contours (colour bar)"),
+        ]
+    else:
+        contours = ax.contourf(xx, yy, log_density, levels=levels, cmap="viridis", extend="both")
+        splits = [(view.points, TRAIN_MARKER, "training rows", 8)]
+        if view.test_points is not None:
+            splits.append((view.test_points, TEST_MARKER, "test rows", 18))
+        else:
+            splits[0] = (view.points, TRAIN_MARKER, "data", 8)
+        handles = []
+        for points, marker, name, size in splits:
+            handles.append(
+                ax.scatter(
+                    points[:, 0],
+                    points[:, 1],
+                    s=size,
+                    marker=marker,
+                    color="white",
+                    edgecolors="black",
+                    linewidths=0.4 if marker == TRAIN_MARKER else 0.7,
+                    alpha=0.8,
+                    zorder=3,
+                    label=f"{name} ({len(points)} samples)",
+                    gid=name,
+                )
+            )
     _draw_means(ax, view, component_colors(len(weights)))
-    handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=[*handles, _means_handle()], fontsize="small")
-    return contours
+    return contours, [*handles, _means_handle()]
 
 
 def plot_density(
     model,
     X,
     *,
+    test_X=None,
     features=(0, 1),
     feature_names=None,
     units=None,
@@ -131,12 +167,17 @@ def plot_density(
     """Filled contours of the mixture's log-density on two features, data on top.
 
     With more than two features the density shown is the exact marginal on the
-    two: the mixture of the components' marginals.
+    two: the mixture of the components' marginals. Above
+    :data:`MAX_SCATTER_ROWS` rows the data are binned (greys, log count) under
+    contour lines instead.
 
     Parameters
     ----------
     model : fitted mixture
     X : array-like or DataFrame of shape (n_samples, n_features)
+        Training rows when ``test_X`` is given (circles).
+    test_X : array-like of shape (n_test, n_features), default=None
+        Held-out rows, drawn as triangles.
     features : pair of int or str, default=(0, 1)
     feature_names : sequence of str, default=None
     units : mapping or sequence, default=None
@@ -146,7 +187,7 @@ def plot_density(
         Contour levels of the log-density; default: about 14 rounded levels
         from the peak down to 10 below it (or to the grid's minimum).
     colorbar : bool, default=True
-        Draw a colorbar labelled "log density".
+        Draw a colour bar labelled "log density" under the axes.
     ax : matplotlib.axes.Axes, default=None
     title : str, default=None
 
@@ -166,36 +207,61 @@ def plot_density(
     >>> ax.get_ylabel()
     'waiting'
     """
-    data = _checked_data(model, X, feature_names, units, "plot_density")
+    data = _checked_data(model, X, feature_names, units, "plot_density", test_X)
     pair = _checked_pair(features, data.names)
     view = _feature_view(model, data, pair)
     ax = _new_axes(ax)
-    _draw_density(
-        ax, view, np.asarray(model.weights_, dtype=np.float64), grid_size, levels, colorbar
-    )
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    mappable, handles = _draw_density(ax, view, weights, grid_size, levels, BINS_PER_AXIS)
+    _legend_outside(ax, handles)
+    if colorbar:
+        _colorbar_below(ax, mappable, "log density")
     marginal = " (marginal)" if data.values.shape[1] > 2 else ""
-    default = f"Log-density{marginal} of a {_n_components_text(model)}"
+    default = _default_title(f"Log-density{marginal}", model)
     return _finish(ax, view, default if title is None else title)
 
 
-def _draw_marginal_histogram(ax, values, weights, means, variances):
-    ax.hist(
-        values,
-        bins="auto",
-        density=True,
-        color="lightgray",
-        edgecolor="gray",
-        label="data histogram",
-    )
-    low, high = values.min(), values.max()
-    pad = 0.08 * (high - low if high > low else 1.0)
-    grid = np.linspace(low - pad, high + pad, 300)
+def _weighted_normal_densities(grid, weights, means, variances):
+    """``w_k N(grid; mu_k, sigma_k^2)`` of every component, shape (K, len(grid))."""
     stds = np.sqrt(variances)
-    component_density = (
+    return (
         weights[:, None]
         * np.exp(-0.5 * ((grid[None, :] - means[:, None]) / stds[:, None]) ** 2)
         / (stds[:, None] * np.sqrt(2.0 * np.pi))
     )
+
+
+def _draw_marginal_histogram(ax, values, weights, means, variances, test_values=None):
+    """Histogram of one feature under the mixture's 1-D marginal; returns legend handles.
+
+    The filled histogram holds the training rows (``values``); test rows, when
+    given, are an outlined histogram on the same bins.
+    """
+    edges = np.histogram_bin_edges(values, bins="auto")
+    _, _, bars = ax.hist(
+        values,
+        bins=edges,
+        density=True,
+        color="lightgray",
+        edgecolor="gray",
+        label="histogram of the training rows" if test_values is not None else "data histogram",
+    )
+    handles = [bars[0]] if len(bars) else []
+    if test_values is not None:
+        _, _, steps = ax.hist(
+            test_values,
+            bins=edges,
+            density=True,
+            histtype="step",
+            color="black",
+            linewidth=1.0,
+            linestyle=":",
+            label="histogram of the test rows (outline)",
+        )
+        handles.append(steps[0])
+    low, high = _data_limits(values if test_values is None else np.r_[values, test_values])
+    grid = np.linspace(low, high, 300)
+    component_density = _weighted_normal_densities(grid, weights, means, variances)
     for k, color in enumerate(component_colors(len(weights))):
         ax.plot(
             grid,
@@ -203,13 +269,17 @@ def _draw_marginal_histogram(ax, values, weights, means, variances):
             color=color,
             linewidth=1.0,
             linestyle="--",
-            label="_component density",
+            label=f"_component {k} density",
         )
-    ax.plot(
+    (mixture,) = ax.plot(
         grid,
         component_density.sum(axis=0),
         color="black",
         linewidth=1.5,
         label="mixture density (1-D marginal)",
     )
-    ax.legend()
+    components = Line2D(
+        [], [], color="dimgray", linestyle="--", label="weighted component densities (1-D)"
+    )
+    ax.set_xlim(low, high)
+    return [*handles, mixture, components]

@@ -7,22 +7,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ._common import (
+    BINS_PER_AXIS,
+    PAIR_BINS_PER_AXIS,
+    TEST_MARKER,
+    TRAIN_MARKER,
     _axis_label,
+    _binned_handle,
+    _bins,
     _check_kind,
     _checked_data,
+    _colorbar_below,
+    _data_limits,
+    _default_title,
+    _draw_binned_counts,
     _feature_index,
     _feature_view,
     _finish,
+    _is_binned,
+    _legend_outside,
     _n_components_text,
     _new_axes,
-    _point_labels,
     _projection_view,
+    _set_title,
     _uncertainty,
+    _View,
     component_colors,
     component_covariances,
 )
 from .clusters import (
     UNCERTAINTY_LABEL,
+    _cluster_labels,
     _draw_clusters,
     _draw_uncertainty,
     plot_clusters,
@@ -33,6 +47,7 @@ from .density import (
     _density_levels,
     _draw_density,
     _draw_marginal_histogram,
+    _weighted_normal_densities,
     plot_density,
 )
 
@@ -41,6 +56,7 @@ def plot_projection(
     model,
     X,
     *,
+    test_X=None,
     kind="clusters",
     sigmas=(1, 2, 3),
     labels=None,
@@ -51,18 +67,22 @@ def plot_projection(
     """The data and the mixture on the data's first two principal components.
 
     The projection ``A`` (the two leading right singular vectors of the centred
-    data) maps each component exactly: means ``A (mu_k - mean)``, covariances
+    ``X``) maps each component exactly: means ``A (mu_k - mean)``, covariances
     ``A Sigma_k A'``; clusters and uncertainty come from the model on all features.
 
     Parameters
     ----------
     model : fitted mixture
     X : array-like or DataFrame of shape (n_samples, n_features)
+        The rows that define the principal components (the training rows when
+        ``test_X`` is given).
+    test_X : array-like of shape (n_test, n_features), default=None
+        Held-out rows, projected on the same axes and drawn as triangles.
     kind : {"clusters", "density", "uncertainty"}, default="clusters"
     sigmas : sequence of float, default=(1, 2, 3)
         Ellipse radii for ``kind="clusters"``.
     labels : array-like of shape (n_samples,), default=None
-        For ``kind="clusters"``: colour by these labels instead.
+        For ``kind="clusters"``: colour the rows of ``X`` by these labels instead.
     grid_size : int, default=200
         For ``kind="density"``.
     ax : matplotlib.axes.Axes, default=None
@@ -85,28 +105,66 @@ def plot_projection(
     'PC1 (92.5% of variance)'
     """
     _check_kind(kind)
-    data = _checked_data(model, X, None, None, "plot_projection")
+    data = _checked_data(model, X, None, None, "plot_projection", test_X)
     view = _projection_view(model, data)
     weights = np.asarray(model.weights_, dtype=np.float64)
     ax = _new_axes(ax)
     if kind == "clusters":
-        point_labels, from_model = _point_labels(model, data, labels)
-        _draw_clusters(ax, view, weights, point_labels, from_model, sigmas)
+        colors = component_colors(len(weights))
+        point_labels = _cluster_labels(model, data, labels)
+        handles = _draw_clusters(ax, view, colors, point_labels, sigmas, BINS_PER_AXIS)
+        _legend_outside(ax, handles)
         what = "Clusters"
     elif kind == "density":
-        _draw_density(ax, view, weights, grid_size, None, True)
-        what = "Log-density (projected)"
+        mappable, handles = _draw_density(ax, view, weights, grid_size, None, BINS_PER_AXIS)
+        _legend_outside(ax, handles)
+        _colorbar_below(ax, mappable, "log density")
+        what = "Log-density"
     else:
-        _draw_uncertainty(ax, view, _uncertainty(model, data), len(weights), True)
-        what = "Uncertainty (1 - max responsibility)"
-    default = f"{what} on the first two principal components\n{_n_components_text(model)}"
+        uncertainty = _uncertainty(model, data)
+        mappable, handles = _draw_uncertainty(ax, view, uncertainty, len(weights), BINS_PER_AXIS)
+        _legend_outside(ax, handles)
+        _colorbar_below(ax, mappable, UNCERTAINTY_LABEL)
+        what = "Uncertainty"
+    default = f"{what} on the first two principal components\nof a {_n_components_text(model)}"
     return _finish(ax, view, default if title is None else title)
+
+
+def _component_correlations(covariances, i, j):
+    """Each component's correlation of features ``i`` and ``j``, from its covariance."""
+    return covariances[:, i, j] / np.sqrt(covariances[:, i, i] * covariances[:, j, j])
+
+
+def _draw_correlations(ax, correlations):
+    """One bar per component (top to bottom), its correlation written beside it."""
+    colors = component_colors(len(correlations))
+    positions = np.arange(len(correlations))
+    ax.barh(positions, correlations, height=0.7, color=colors, gid="component correlations")
+    ax.axvline(0.0, color="gray", linewidth=0.8)
+    for k, value in enumerate(correlations):
+        right = value >= 0
+        ax.text(
+            value + (0.05 if right else -0.05),
+            k,
+            f"{value:+.2f}",
+            ha="left" if right else "right",
+            va="center",
+            fontsize="x-small",
+        )
+    # Room beside a bar of +-1 for its value.
+    ax.set_xlim(-1.7, 1.7)
+    ax.set_ylim(len(correlations) - 0.5, -0.5)
+    ax.set_xticks([-1.0, 0.0, 1.0])
+    ax.set_yticks([])
+    ax.tick_params(labelsize="x-small", length=2, pad=1)
+    ax.set_xlabel("correlation in each component", fontsize="x-small", labelpad=1)
 
 
 def plot_pairs(
     model,
     X,
     *,
+    test_X=None,
     kind="clusters",
     features=None,
     feature_names=None,
@@ -122,12 +180,21 @@ def plot_pairs(
     The lower triangle holds one panel per pair of features (``kind`` chooses
     :func:`plot_clusters`, :func:`plot_density` or :func:`plot_uncertainty`'s
     drawing); the diagonal, each feature's histogram with the mixture's exact
-    1-D marginal density and its components' weighted densities.
+    1-D marginal density and its components' weighted densities; the upper
+    triangle, each component's correlation of the two features (from its
+    covariance), one bar per component in its colour. Panels of a column share
+    the x axis (labelled on the bottom row), panels of a row the y axis
+    (labelled in the first column); the diagonal's density axis is labelled,
+    without ticks. One legend for the grid sits under it, one colour bar as tall as
+    the grid on its right.
 
     Parameters
     ----------
     model : fitted mixture
     X : array-like or DataFrame of shape (n_samples, n_features)
+        Training rows when ``test_X`` is given (circles; filled histograms).
+    test_X : array-like of shape (n_test, n_features), default=None
+        Held-out rows: triangles, and outlined histograms on the diagonal.
     kind : {"clusters", "density", "uncertainty"}, default="clusters"
     features : sequence of int or str, default=None
         The features to show; default the first ``max_features``.
@@ -145,8 +212,8 @@ def plot_pairs(
     Returns
     -------
     figure : matplotlib.figure.Figure
-        ``n (n + 1) / 2`` panels for ``n`` features shown (plus a colorbar for
-        "density" and "uncertainty"); the upper triangle is left empty.
+        ``n * n`` panels for ``n`` features shown, row by row (plus a colour bar
+        for "density" and "uncertainty").
 
     Examples
     --------
@@ -159,10 +226,10 @@ def plot_pairs(
     >>> gm = GaussianMixture(3, random_state=0).fit(iris.data)
     >>> figure = plot_pairs(gm, iris.data, feature_names=iris.feature_names)
     >>> len(figure.axes)
-    10
+    16
     """
     _check_kind(kind)
-    data = _checked_data(model, X, feature_names, units, "plot_pairs")
+    data = _checked_data(model, X, feature_names, units, "plot_pairs", test_X)
     n_total = data.values.shape[1]
     if features is None:
         if not isinstance(max_features, (int, np.integer)) or max_features < 1:
@@ -176,10 +243,11 @@ def plot_pairs(
     weights = np.asarray(model.weights_, dtype=np.float64)
     covariances = component_covariances(model)
     means = np.asarray(model.means_, dtype=np.float64)
+    colors = component_colors(len(weights))
 
-    point_labels = from_model = uncertainty = levels = None
+    point_labels = uncertainty = levels = None
     if kind == "clusters":
-        point_labels, from_model = _point_labels(model, data, labels)
+        point_labels = _cluster_labels(model, data, labels)
     elif kind == "uncertainty":
         uncertainty = _uncertainty(model, data)
     else:
@@ -194,9 +262,9 @@ def plot_pairs(
         if tops:
             levels = _density_levels(max(tops), min(bottoms))
 
-    size = max(2.4 * n_shown, 4.0)
+    side = max(PAIR_PANEL_INCHES * n_shown, 4.0)
     figure, axes = plt.subplots(
-        n_shown, n_shown, figsize=(size + 1.5, size), squeeze=False, layout="constrained"
+        n_shown, n_shown, figsize=(side, side), squeeze=False, layout="constrained"
     )
     mappable = None
     legend_handles = {}
@@ -204,39 +272,58 @@ def plot_pairs(
         for column in range(n_shown):
             ax = axes[row, column]
             if column > row:
-                figure.delaxes(ax)
-                continue
-            if column == row:
-                _draw_marginal_histogram(
-                    ax,
-                    data.values[:, shown[row]],
-                    weights,
-                    means[:, shown[row]],
-                    covariances[:, shown[row], shown[row]],
+                _draw_correlations(
+                    ax, _component_correlations(covariances, shown[row], shown[column])
                 )
+                continue
+            feature = shown[row]
+            if column == row:
+                handles = _draw_marginal_histogram(
+                    ax,
+                    data.values[:, feature],
+                    weights,
+                    means[:, feature],
+                    covariances[:, feature, feature],
+                    None if data.test_values is None else data.test_values[:, feature],
+                )
+                ax.set_title(data.names[feature], fontsize="medium")
+                # The density's scale is the panel's own: its numbers would
+                # crowd the next panel, its label says what the height is.
+                ax.set_yticks([])
+                ax.set_ylabel("density", fontsize="small", labelpad=2)
             else:
-                view = _feature_view(model, data, (shown[column], shown[row]))
+                view = _feature_view(model, data, (shown[column], feature))
                 if kind == "clusters":
-                    _draw_clusters(ax, view, weights, point_labels, from_model, sigmas)
+                    handles = _draw_clusters(
+                        ax, view, colors, point_labels, sigmas, PAIR_BINS_PER_AXIS
+                    )
                 elif kind == "density":
-                    mappable = _draw_density(ax, view, weights, grid_size, levels, False)
+                    mappable, handles = _draw_density(
+                        ax, view, weights, grid_size, levels, PAIR_BINS_PER_AXIS
+                    )
                 else:
-                    mappable = _draw_uncertainty(ax, view, uncertainty, len(weights), False)
-            for handle in ax.get_legend().legend_handles:
+                    mappable, handles = _draw_uncertainty(
+                        ax, view, uncertainty, len(weights), PAIR_BINS_PER_AXIS
+                    )
+                if column == 0:
+                    ax.set_ylabel(_axis_label(data.names[feature], data.units[feature]))
+                else:
+                    ax.tick_params(labelleft=False)
+            for handle in handles:
                 legend_handles.setdefault(handle.get_label(), handle)
-            ax.get_legend().remove()
-            name = data.names[shown[row]]
             if row == n_shown - 1:
                 ax.set_xlabel(_axis_label(data.names[shown[column]], data.units[shown[column]]))
-            if column == 0:
-                ax.set_ylabel("density" if row == 0 else _axis_label(name, data.units[shown[row]]))
-            if row == column:
-                ax.set_title(name, fontsize="medium")
+            else:
+                ax.tick_params(labelbottom=False)
     if mappable is not None:
         label = "log density" if kind == "density" else UNCERTAINTY_LABEL
-        figure.colorbar(mappable, ax=axes.ravel().tolist(), label=label, shrink=0.6)
+        figure.colorbar(mappable, ax=axes.ravel().tolist(), label=label, aspect=50)
     figure.legend(
-        handles=list(legend_handles.values()), loc="outside right upper", fontsize="small"
+        handles=list(legend_handles.values()),
+        loc="outside lower center",
+        # About one column per panel's width: wider rows would run past the figure.
+        ncol=max(1, min(len(legend_handles), n_shown - 1, 4)),
+        fontsize="small",
     )
     if title is None:
         shown_names = ", ".join(data.names[i] for i in shown)
@@ -251,20 +338,33 @@ def plot_pairs(
 
 # ---------------------------------------------------------------------- one feature
 def plot_univariate(
-    model, X, *, kind="clusters", feature_names=None, units=None, ax=None, title=None
+    model,
+    X,
+    *,
+    test_X=None,
+    kind="clusters",
+    feature_names=None,
+    units=None,
+    ax=None,
+    title=None,
 ):
     """The figures of a one-feature mixture: histogram and densities, or uncertainty.
 
-    ``kind="clusters"``: the histogram of each component's samples (stacked, in
+    ``kind="clusters"``: the histogram of each component's rows (stacked, in
     the component's colour) under the weighted component densities;
-    ``kind="density"``: the histogram of all samples and the mixture density;
-    ``kind="uncertainty"``: each sample's uncertainty (1 - max responsibility)
-    against its value, with the mixture density for reference.
+    ``kind="density"``: the histogram of all rows and the mixture density;
+    ``kind="uncertainty"``: each row's uncertainty (1 - max responsibility)
+    against its value, with the mixture density's shape for reference (scaled so
+    that its peak reaches the top of the uncertainty scale). Histograms are of
+    the training rows (``X``); test rows add an outlined histogram, or
+    triangles for the uncertainty. Above :data:`MAX_SCATTER_ROWS` rows the
+    uncertainty's rows are binned.
 
     Parameters
     ----------
     model : fitted mixture on one feature
     X : array-like of shape (n_samples, 1)
+    test_X : array-like of shape (n_test, 1), default=None
     kind : {"clusters", "density", "uncertainty"}, default="clusters"
     feature_names, units : as in :func:`plot_clusters`
     ax : matplotlib.axes.Axes, default=None
@@ -287,74 +387,127 @@ def plot_univariate(
     'density'
     """
     _check_kind(kind)
-    data = _checked_data(model, X, feature_names, units, "plot_univariate")
+    data = _checked_data(model, X, feature_names, units, "plot_univariate", test_X)
     if data.values.shape[1] != 1:
         raise ValueError(
             f"plot_univariate draws one feature, X has {data.values.shape[1]}: use "
             "plot_clusters, plot_pairs or plot_projection."
         )
     values = data.values[:, 0]
+    test_values = None if data.test_values is None else data.test_values[:, 0]
+    everything = values if test_values is None else np.r_[values, test_values]
     weights = np.asarray(model.weights_, dtype=np.float64)
     n_components = len(weights)
     means = np.asarray(model.means_, dtype=np.float64)[:, 0]
     variances = component_covariances(model)[:, 0, 0]
     colors = component_colors(n_components)
     ax = _new_axes(ax)
-    low, high = values.min(), values.max()
-    pad = 0.08 * (high - low if high > low else 1.0)
-    grid = np.linspace(low - pad, high + pad, 400)
-    stds = np.sqrt(variances)
-    component_density = (
-        weights[:, None]
-        * np.exp(-0.5 * ((grid[None, :] - means[:, None]) / stds[:, None]) ** 2)
-        / (stds[:, None] * np.sqrt(2.0 * np.pi))
-    )
-    if kind == "clusters":
-        labels = np.asarray(model.predict(data.original))
-        groups = [values[labels == k] for k in range(n_components)]
-        ax.hist(
-            groups,
-            bins=np.histogram_bin_edges(values, bins="auto"),
-            stacked=True,
-            density=True,
-            color=colors,
-            alpha=0.6,
-            label=[f"component {k} (weight {weights[k]:.2f})" for k in range(n_components)],
-        )
-        for k in range(n_components):
-            ax.plot(grid, component_density[k], color=colors[k], linewidth=1.5)
+    low, high = _data_limits(everything)
+    grid = np.linspace(low, high, 400)
+    component_density = _weighted_normal_densities(grid, weights, means, variances)
+    edges = np.histogram_bin_edges(values, bins="auto")
+    handles = []
+    if kind in ("clusters", "density"):
+        if kind == "clusters":
+            labels = np.asarray(model.predict(data.original))
+            _, _, bars = ax.hist(
+                [values[labels == k] for k in range(n_components)],
+                bins=edges,
+                stacked=True,
+                density=True,
+                color=colors,
+                alpha=0.6,
+                label=[f"component {k} (weight {weights[k]:.2f})" for k in range(n_components)],
+            )
+            handles.extend(container[0] for container in bars if len(container))
+            for k in range(n_components):
+                ax.plot(grid, component_density[k], color=colors[k], linewidth=1.5)
+            what = "Clusters"
+        else:
+            _, _, bars = ax.hist(
+                values,
+                bins=edges,
+                density=True,
+                color="lightgray",
+                edgecolor="gray",
+                label=f"{'training rows' if test_values is not None else 'data'} "
+                f"({values.size} samples)",
+            )
+            (mixture,) = ax.plot(
+                grid,
+                component_density.sum(axis=0),
+                color="black",
+                linewidth=1.8,
+                label="mixture density",
+            )
+            handles.extend([bars[0], mixture])
+            what = "Density"
+        if test_values is not None:
+            _, _, steps = ax.hist(
+                test_values,
+                bins=edges,
+                density=True,
+                histtype="step",
+                color="black",
+                linestyle=":",
+                linewidth=1.2,
+                label=f"test rows ({test_values.size} samples, outline)",
+            )
+            handles.append(steps[0])
         ax.set_ylabel("density")
-        what = "Clusters"
-    elif kind == "density":
-        ax.hist(
-            values,
-            bins="auto",
-            density=True,
-            color="lightgray",
-            edgecolor="gray",
-            label=f"data ({values.size} samples)",
-        )
-        ax.plot(
-            grid,
-            component_density.sum(axis=0),
-            color="black",
-            linewidth=1.8,
-            label="mixture density",
-        )
-        ax.set_ylabel("density")
-        what = "Density"
     else:
-        uncertainty = 1.0 - np.asarray(model.predict_proba(data.original)).max(axis=1)
-        ax.scatter(values, uncertainty, s=12, c="tab:purple", label="samples")
+        uncertainty = _uncertainty(model, data)
+        top = 1.0 - 1.0 / n_components if n_components > 1 else 1.0
+        density = component_density.sum(axis=0)
+        (reference,) = ax.plot(
+            grid,
+            top * density / density.max(),
+            color="black",
+            linewidth=1.0,
+            alpha=0.5,
+            label="mixture density, scaled to the plot's height",
+        )
+        points = np.column_stack([everything, uncertainty])
+        view = _View(points[: values.size], np.empty((0, 2)), np.empty((0, 2, 2)), "", "")
+        if test_values is not None:
+            view = view._replace(test_points=points[values.size :])
+        if _is_binned(view):
+            low2, high2 = _data_limits(points)
+            low2[1], high2[1] = -0.02 * top, 1.02 * top
+            _draw_binned_counts(ax, _bins(points, low2, high2, BINS_PER_AXIS))
+            handles.append(_binned_handle(view, "grey: rows per bin, log scale"))
+        else:
+            split = test_values is not None
+            handles.append(
+                ax.scatter(
+                    values,
+                    uncertainty[: values.size],
+                    s=12,
+                    c="tab:purple",
+                    marker=TRAIN_MARKER,
+                    label=f"{'training rows' if split else 'samples'} ({values.size})",
+                )
+            )
+            if split:
+                handles.append(
+                    ax.scatter(
+                        test_values,
+                        uncertainty[values.size :],
+                        s=22,
+                        facecolors="none",
+                        edgecolors="tab:purple",
+                        marker=TEST_MARKER,
+                        label=f"test rows ({test_values.size})",
+                    )
+                )
+        handles.append(reference)
+        ax.set_ylim(-0.02 * top, 1.02 * top)
         ax.set_ylabel(UNCERTAINTY_LABEL)
-        twin = ax.twinx()
-        twin.plot(grid, component_density.sum(axis=0), color="black", linewidth=1.0, alpha=0.5)
-        twin.set_ylabel("mixture density")
-        ax.plot([], [], color="black", alpha=0.5, label="mixture density (right axis)")
         what = "Uncertainty"
+    ax.set_xlim(low, high)
     ax.set_xlabel(_axis_label(data.names[0], data.units[0]))
-    ax.legend(fontsize="small")
-    ax.set_title(f"{what} of a {_n_components_text(model)}" if title is None else title)
+    _legend_outside(ax, handles)
+    _set_title(ax, _default_title(what, model) if title is None else title)
     return ax
 
 
@@ -370,7 +523,9 @@ PAIR_PANEL_INCHES = 3.0
 MAX_PAIR_FEATURES = 5
 
 
-def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, title=None):
+def plot_overview(
+    model, X, *, test_X=None, kind="clusters", feature_names=None, units=None, title=None
+):
     """One figure of ``kind`` for data of any number of features.
 
     One feature: :func:`plot_univariate`; two: :func:`plot_clusters`,
@@ -382,6 +537,10 @@ def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, 
     ----------
     model : fitted mixture
     X : array-like or DataFrame of shape (n_samples, n_features)
+        The training rows when ``test_X`` is given.
+    test_X : array-like of shape (n_test, n_features), default=None
+        Held-out rows, told apart from the training rows in every figure
+        (triangles instead of circles, outlined histograms).
     kind : {"clusters", "density", "uncertainty"}, default="clusters"
     feature_names, units : as in :func:`plot_clusters` (not used for projections)
     title : str, default=None
@@ -389,7 +548,8 @@ def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, 
     Returns
     -------
     figure : matplotlib.figure.Figure
-        :data:`FIGURE_INCHES`, or :data:`PAIR_PANEL_INCHES` per feature for a grid.
+        :data:`FIGURE_INCHES`, or :data:`PAIR_PANEL_INCHES` per feature for a
+        grid; laid out by matplotlib's constrained layout.
 
     Examples
     --------
@@ -409,6 +569,7 @@ def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, 
         figure = plot_pairs(
             model,
             X,
+            test_X=test_X,
             kind=kind,
             feature_names=feature_names,
             units=units,
@@ -418,10 +579,17 @@ def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, 
         side = PAIR_PANEL_INCHES * n_features
         figure.set_size_inches(side, side)
         return figure
-    figure, ax = plt.subplots(figsize=FIGURE_INCHES)
+    figure, ax = plt.subplots(figsize=FIGURE_INCHES, layout="constrained")
     if n_features == 1:
         plot_univariate(
-            model, X, kind=kind, feature_names=feature_names, units=units, ax=ax, title=title
+            model,
+            X,
+            test_X=test_X,
+            kind=kind,
+            feature_names=feature_names,
+            units=units,
+            ax=ax,
+            title=title,
         )
     elif n_features == 2:
         function = {
@@ -429,7 +597,9 @@ def plot_overview(model, X, *, kind="clusters", feature_names=None, units=None, 
             "density": plot_density,
             "uncertainty": plot_uncertainty,
         }[kind]
-        function(model, X, feature_names=feature_names, units=units, ax=ax, title=title)
+        function(
+            model, X, test_X=test_X, feature_names=feature_names, units=units, ax=ax, title=title
+        )
     else:
-        plot_projection(model, X, kind=kind, ax=ax, title=title)
+        plot_projection(model, X, test_X=test_X, kind=kind, ax=ax, title=title)
     return figure
