@@ -436,6 +436,102 @@ def test_array_shape_that_disagrees_is_refused(saved, tmp_path):
     _assert_refused(tmp_path / "shape", "'means_' has shape (2, 3)", "(3, 3)")
 
 
+def _npy_claiming(shape, payload: bytes) -> bytes:
+    """A version 1.0 .npy member written by hand: a header claiming ``shape``, then ``payload``."""
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape!r}, }}"
+    padding = 64 - (10 + len(header) + 1) % 64
+    header = (header + " " * padding + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
+def test_array_header_claiming_more_than_the_file_holds_is_refused(saved, tmp_path):
+    """The issue's 10^12-row header: refused from its size, before allocating anything."""
+    model, _, path = saved
+    members = _members(path)
+    members["means_.npy"] = _npy_claiming((10**12, 3), model.means_.tobytes())
+    _write_zip(tmp_path / "huge", members)
+    _assert_refused(tmp_path / "huge", "'means_.npy'", "(1000000000000, 3)", "72 bytes follow")
+
+
+def test_hand_written_array_member_of_the_right_size_is_read(saved, tmp_path):
+    """The size check compares with what a correct header and payload give."""
+    model, X, path = saved
+    members = _members(path)
+    members["means_.npy"] = _npy_claiming(model.means_.shape, model.means_.tobytes())
+    _write_zip(tmp_path / "hand", members)
+    _assert_same_model(model, load_model(tmp_path / "hand"), X)
+
+
+def test_deeply_nested_metadata_is_refused_without_recursion(saved, tmp_path):
+    _, _, path = saved
+    members = _members(path)
+    # Far deeper than Python's recursion limit, as a hostile file would be; valid JSON.
+    deep = "[" * 100_000 + "]" * 100_000
+    text = json.dumps(json.loads(members["metadata.json"]))
+    members["metadata.json"] = text.replace('"params": {', f'"params": {{"x": {deep}, ', 1).encode()
+    _write_zip(tmp_path / "deep", members)
+    _assert_refused(tmp_path / "deep", "nests 100002 levels deep")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(saved, tmp_path):
+    model = saved[0]
+    model.feature_names_in_ = np.array(["[" * 100, '{"' + "{" * 100, "]]"], dtype=object)
+    save_model(model, tmp_path / "names")
+    loaded = load_model(tmp_path / "names")
+    assert list(loaded.feature_names_in_) == list(model.feature_names_in_)
+
+
+def test_oversized_metadata_is_refused_before_it_is_parsed(saved, tmp_path):
+    _, _, path = saved
+    members = _members(path)
+    limit = gaussmix.data.model_file.MAX_METADATA_BYTES
+    # Valid JSON, padded with whitespace past the limit.
+    members["metadata.json"] = members["metadata.json"] + b" " * limit
+    _write_zip(tmp_path / "big", members)
+    _assert_refused(tmp_path / "big", "'metadata.json'", f"{limit:,}")
+
+
+def test_compressed_member_is_refused(saved, tmp_path):
+    _, _, path = saved
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp_path / "deflated", "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info), zipfile.ZIP_DEFLATED)
+    _assert_refused(tmp_path / "deflated", "compressed", "ZIP_STORED")
+
+
+def test_metadata_over_the_limit_is_not_written(saved, tmp_path, monkeypatch):
+    """No file is written that loading would refuse (a small limit keeps the test fast)."""
+    model, _, _ = saved
+    monkeypatch.setattr(gaussmix.data.model_file, "MAX_METADATA_BYTES", 4096)
+    model.lower_bounds_ = [-1.2345678901234567] * 300
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="metadata would take"):
+        save_model(model, tmp_path / "empty" / "long")
+    assert _files(tmp_path / "empty") == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_saving_into_a_fifo_gives_the_bytes_of_a_regular_file(saved, tmp_path):
+    """A pipe cannot be sought back to; the reader still gets the very same file."""
+    import threading
+
+    model, _, path = saved
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+
+    def read():
+        with open(fifo, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    save_model(model, fifo)
+    reader.join(timeout=30)
+    assert received == [path.read_bytes()]
+    assert _files(tmp_path) == ["model.gmm.npz", "pipe"]
+
+
 def test_n_components_that_disagrees_with_the_arrays_is_refused(saved, tmp_path):
     _, _, path = saved
     target = _edited_metadata(

@@ -20,6 +20,8 @@ import io
 import json
 import math
 import os
+import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -47,6 +49,13 @@ _DTYPES = ("float32", "float64")
 # of 3 features; readers need the layout, not every covariance type's name.
 _STORAGE_BY_PROBE_SHAPE = {(2, 3, 3): "full", (3, 3): "tied", (2, 3): "diag", (2,): "spherical"}
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+# Limits that keep a hostile file from exhausting memory or the stack before it
+# is refused. Written files are far below them: metadata of a few kilobytes (a
+# float per EM iteration in lower_bounds_), nested 4 deep.
+MAX_METADATA_BYTES = 16 * 2**20
+MAX_METADATA_DEPTH = 32
+MAX_CHECKSUMS_BYTES = 2**20
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 # What a damaged archive can raise while zipfile parses it or reads a member.
 _ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
@@ -170,6 +179,12 @@ def _encode(stored: StoredModel) -> dict:
             json.dumps(metadata, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         ).encode("utf-8")
     }
+    if len(members[METADATA_MEMBER]) > MAX_METADATA_BYTES:
+        raise ValueError(
+            f"Cannot save this {class_name}: its metadata would take "
+            f"{len(members[METADATA_MEMBER]):,} bytes, more than the {MAX_METADATA_BYTES:,} "
+            "a model file may hold (a very long lower_bounds_ or feature_names_in_?)."
+        )
     for name, array in arrays.items():
         members[f"{name}.npy"] = _npy_bytes(array)
     for member, array in param_arrays.items():
@@ -251,12 +266,23 @@ def _encode_param(name: str, value, param_arrays: dict):
 def _write_atomically(path, members: dict) -> None:
     """Write the archive through :func:`gaussmix.data.atomic.atomic_path` (fsync, then rename)."""
     with atomic_path(path) as temporary, open(temporary, "wb") as file:
-        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, data in members.items():
-                info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-                info.compress_type = zipfile.ZIP_STORED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, data)
+        if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            _write_archive(file, members)
+            return
+        # A device or a pipe (--out /dev/stdout) cannot be sought back to for the
+        # archive's directory: the same bytes are built in memory first.
+        buffer = io.BytesIO()
+        _write_archive(buffer, members)
+        file.write(buffer.getbuffer())
+
+
+def _write_archive(file, members: dict) -> None:
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
 
 
 # -------------------------------------------------------------------------- loading
@@ -305,6 +331,7 @@ def _read_archive(archive: zipfile.ZipFile, path) -> StoredModel:
     names = archive.namelist()
     if len(set(names)) != len(names):
         raise ModelFileError(path, "the archive has duplicate member names.")
+    _check_member_sizes(archive, path)
     if METADATA_MEMBER not in names:
         raise ModelFileError(
             path,
@@ -350,6 +377,29 @@ def _read_archive(archive: zipfile.ZipFile, path) -> StoredModel:
     )
 
 
+def _check_member_sizes(archive: zipfile.ZipFile, path) -> None:
+    """Refuse, before reading any member, sizes that no model file has.
+
+    Members are stored uncompressed (docs/model-format.md), so no member can
+    unpack to more than the file holds; the metadata and the digests are small.
+    """
+    limits = {METADATA_MEMBER: MAX_METADATA_BYTES, CHECKSUMS_MEMBER: MAX_CHECKSUMS_BYTES}
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(
+                path,
+                f"member '{info.filename}' is compressed; model files store their members "
+                "uncompressed (ZIP_STORED). Write the model again with gaussmix.",
+            )
+        limit = limits.get(info.filename)
+        if limit is not None and info.file_size > limit:
+            raise ModelFileError(
+                path,
+                f"member '{info.filename}' is {info.file_size:,} bytes, more than the "
+                f"{limit:,} a model file may hold.",
+            )
+
+
 def _read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
     try:
         # zipfile checks each member's CRC-32 as it reads it.
@@ -360,7 +410,29 @@ def _read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
         ) from None
 
 
+def _json_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in JSON text, without parsing it (no recursion)."""
+    brackets = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
+    opened = (brackets == ord("[")) | (brackets == ord("{"))
+    closed = (brackets == ord("]")) | (brackets == ord("}"))
+    depth = np.cumsum(opened.astype(np.int64) - closed)
+    return int(depth.max()) if depth.size else 0
+
+
 def _parse_metadata(data: bytes, path) -> dict:
+    if len(data) > MAX_METADATA_BYTES:
+        raise ModelFileError(
+            path,
+            f"'{METADATA_MEMBER}' is {len(data):,} bytes, more than the {MAX_METADATA_BYTES:,} "
+            "a model file may hold.",
+        )
+    depth = _json_depth(data)
+    if depth > MAX_METADATA_DEPTH:
+        raise ModelFileError(
+            path,
+            f"'{METADATA_MEMBER}' nests {depth} levels deep, more than the "
+            f"{MAX_METADATA_DEPTH} a model file may have.",
+        )
     try:
         metadata = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -499,8 +571,25 @@ def _decode_fitted(metadata: dict) -> dict:
 def _decode_array(contents: dict, member: str) -> np.ndarray:
     if member not in contents:
         raise ValueError(f"missing member '{member}'.")
+    data = contents[member]
+    stream = io.BytesIO(data)
     try:
-        return np.lib.format.read_array(io.BytesIO(contents[member]), allow_pickle=False)
+        # The header first: the shape it claims must match the bytes that follow,
+        # before anything of that shape is allocated.
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f".npy format version {version} is not one model files use")
+        n_bytes = math.prod(shape) * dtype.itemsize
+        if not dtype.hasobject and n_bytes != len(data) - stream.tell():
+            raise ValueError(
+                f"its header claims shape {shape} of {dtype} ({n_bytes:,} bytes), but "
+                f"{len(data) - stream.tell():,} bytes follow"
+            )
+        return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except (ValueError, SyntaxError, EOFError, TypeError) as exc:
         raise ValueError(f"member '{member}' is not a valid .npy array ({exc}).") from None
 
