@@ -9,22 +9,42 @@ import math
 import numpy as np
 
 FIGURE_CAPTIONS = {
-    "clusters": "Clusters: each sample coloured by its most probable component; component "
+    "clusters": "Clusters: each row coloured by its most probable component; component "
     "means marked, with their 1-, 2- and 3-sigma ellipses.",
     "density": "Density: filled contours of the fitted mixture's log-density, data on top.",
-    "uncertainty": "Uncertainty of each sample's classification (1 - max responsibility).",
+    "uncertainty": "Uncertainty of each row's classification (1 - max responsibility).",
     "criterion": "Model selection: the criterion of every candidate (lower is better), one "
-    "line per covariance type; the chosen model is marked, spurious fits are grey crosses.",
+    "line per covariance model; the chosen model is marked, spurious fits are grey crosses, "
+    "candidates beyond the axis are triangles on its edge.",
 }
 
+# What the figures of a data set of each width show, said once under them.
+LAYOUT_NOTES = {
+    "one": "One feature: histograms of the rows under the mixture's densities.",
+    "pairs": "A grid over every pair of features: the lower panels show the pair, the "
+    "diagonal each feature's histogram under the mixture's 1-D marginal density, the upper "
+    "panels each component's correlation of the two features.",
+    "projection": "More than five features: the rows and the components projected on the "
+    "first two principal components of the standardised training rows.",
+}
+SPLIT_NOTE = (
+    "Where the figures show held-out rows, training rows are filled circles and test rows "
+    "open triangles (outlined histograms on a histogram)."
+)
+
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; padding: 0 1em;
+       color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td.text, th.text { text-align: left; }
+th[scope="row"] { font-weight: normal; }
+table.key-values th { white-space: nowrap; vertical-align: top; }
+.scroll { overflow-x: auto; max-width: 100%; }
 tr.chosen td { font-weight: bold; background: #eef6ee; }
 tr.spurious td { color: #999; }
+span.note { text-decoration: underline dotted; cursor: help; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #555; }
 """
@@ -44,25 +64,50 @@ def _cell(value, digits=4):
     return html.escape(str(value))
 
 
-def _table(header, rows, row_classes=None, text_columns=()):
-    out = ["<table>", "<tr>"]
+class _Markup(str):
+    """A cell's HTML, already escaped (a note with its tooltip)."""
+
+
+def _table(header, rows, row_classes=None, text_columns=(), row_headers=False, digits=None):
+    """A table in its own horizontally scrolling box, so that a wide one never widens the page.
+
+    With ``row_headers``, each row's first cell is its header (``<th scope="row">``);
+    a row given as markup (a heading spanning the table) is taken as it is.
+    ``digits`` maps a column to its decimals (default 4).
+    """
+    out = ['<div class="scroll"><table>', "<tr>"]
     for i, name in enumerate(header):
         cls = ' class="text"' if i in text_columns else ""
-        out.append(f"<th{cls}>{html.escape(name)}</th>")
+        out.append(f'<th scope="col"{cls}>{html.escape(name)}</th>')
     out.append("</tr>")
     for r, row in enumerate(rows):
         cls = f' class="{row_classes[r]}"' if row_classes and row_classes[r] else ""
+        if isinstance(row, _Markup):  # a heading row spanning the table
+            out.append(f"<tr{cls}>{row}</tr>")
+            continue
         out.append(f"<tr{cls}>")
         for i, value in enumerate(row):
+            places = (digits or {}).get(i, 4)
+            text = value if isinstance(value, _Markup) else _cell(value, places)
+            tag = "th" if row_headers and i == 0 else "td"
+            scope = ' scope="row"' if tag == "th" else ""
             td = ' class="text"' if i in text_columns else ""
-            out.append(f"<td{td}>{_cell(value)}</td>")
+            out.append(f"<{tag}{scope}{td}>{text}</{tag}>")
         out.append("</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
 def _key_values(pairs):
-    return _table(["", ""], pairs, text_columns=(0, 1))
+    """A two-column table of names and values: each row headed by its name, no header row."""
+    out = ['<div class="scroll"><table class="key-values">']
+    for key, value in pairs:
+        out.append(
+            f'<tr><th scope="row" class="text">{html.escape(key)}</th>'
+            f'<td class="text">{_cell(value)}</td></tr>'
+        )
+    out.append("</table></div>")
+    return "\n".join(out)
 
 
 def _embedded_png(path):
@@ -72,11 +117,29 @@ def _embedded_png(path):
 
 
 def _note(results, index):
+    """Everything worth knowing about a candidate's fit, in full (the note's tooltip)."""
     notes = [results["reason"][index] or ""]
     # Screened candidates ran only their leading starts to convergence.
     if not results.get("all_starts", [True] * (index + 1))[index]:
         notes.append("leading starts only (more than 10 behind the best)")
     return "; ".join(note for note in notes if note)
+
+
+def _short_note(results, index):
+    """A few words for the note column; the full text is its tooltip."""
+    words = []
+    if results["spurious"][index]:
+        words.append("spurious")
+    elif results["reason"][index]:
+        words.append("fit failed")
+    if not results.get("all_starts", [True] * (index + 1))[index]:
+        words.append("leading starts only")
+    if not words:
+        return ""
+    return _Markup(
+        f'<span class="note" title="{html.escape(_note(results, index))}">'
+        f"{html.escape(', '.join(words))}</span>"
+    )
 
 
 def _candidates_table(selector, limit=15):
@@ -96,7 +159,7 @@ def _candidates_table(selector, limit=15):
                 results["log_likelihood"][i],
                 results["n_parameters"][i],
                 results["converged"][i],
-                _note(results, i),
+                _short_note(results, i),
             ]
         )
         classes.append(
@@ -105,7 +168,117 @@ def _candidates_table(selector, limit=15):
             else ("spurious" if results["spurious"][i] else "")
         )
     header = ["components", "covariance", "BIC", "AIC", "ICL", "log-likelihood", "parameters"]
-    return _table([*header, "converged", "note"], rows, classes, text_columns=(1, 8))
+    shown = (
+        f"<p>The {len(order)} best of {len(values)} candidates by {criterion.upper()}; "
+        "every candidate is in <code>candidates.csv</code>. Hover over a note for its "
+        "full text.</p>"
+    )
+    # Criteria to two decimals, as in the chosen model's table.
+    digits = dict.fromkeys((2, 3, 4, 5), 2)
+    table = _table(
+        [*header, "converged", "note"], rows, classes, text_columns=(1, 8), digits=digits
+    )
+    return shown + table
+
+
+def _counts_text(counts):
+    """``1-9`` for consecutive counts, else the counts listed."""
+    counts = sorted(int(count) for count in counts)
+    if len(counts) > 1 and counts == list(range(counts[0], counts[-1] + 1)):
+        return f"{counts[0]}-{counts[-1]}"
+    return ", ".join(map(str, counts))
+
+
+def _left_out(summary):
+    """mclust's covariance models the search did not try, each with why.
+
+    The lab says which models it left out of its grid, and why, in
+    ``summary["search"]["left_out"]``. A summary without it (an older lab's)
+    is read by the lab's own rule: on more than ``MAX_ROTATION_FEATURES``
+    features its default grid is mclust's 14 without EVE and VVE.
+    """
+    from ..covariance import MCLUST_NAMES
+    from .workflow import MAX_ROTATION_FEATURES
+
+    search = summary["search"]
+    searched = set(search["covariance_types"])
+    n_features = summary["n_features"]
+    if n_features < 2 or not searched <= set(MCLUST_NAMES):
+        return dict(search.get("left_out") or {})
+    reasons = dict(search.get("left_out") or {})
+    rotations = {"EVE", "VVE"}
+    if (
+        not reasons
+        and n_features > MAX_ROTATION_FEATURES
+        and searched == set(MCLUST_NAMES) - rotations
+    ):
+        reasons = dict.fromkeys(
+            sorted(rotations, key=MCLUST_NAMES.index),
+            f"left out of the lab's default grid on more than {MAX_ROTATION_FEATURES} "
+            "features: their shared rotation is fitted by Newton steps over "
+            f"{n_features * (n_features - 1) // 2} angles, minutes per candidate "
+            "(include them with --covariance)",
+        )
+    for name in MCLUST_NAMES:
+        if name not in searched and name not in reasons:
+            reasons[name] = "not in the requested grid"
+    return {name: reasons[name] for name in MCLUST_NAMES if name in reasons}
+
+
+def _search_rows(summary):
+    search = summary["search"]
+    types = search["covariance_types"]
+    rows = [
+        (
+            "grid searched",
+            f"{_counts_text(search['n_components'])} components x {len(types)} covariance "
+            f"model{'s' if len(types) != 1 else ''} ({', '.join(types)}): "
+            f"{search['n_candidates']} candidates",
+        )
+    ]
+    by_reason = {}
+    for name, reason in _left_out(summary).items():
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        rows.append(("not searched", f"{', '.join(names)}: {reason}"))
+    return rows
+
+
+def _figure_notes(summary):
+    n_features = summary["n_features"]
+    if n_features == 1:
+        layout = LAYOUT_NOTES["one"]
+    elif n_features == 2:
+        layout = ""
+    elif n_features <= _max_pair_features():
+        layout = LAYOUT_NOTES["pairs"]
+    else:
+        layout = LAYOUT_NOTES["projection"]
+    split = SPLIT_NOTE if summary["preprocessing"]["n_test"] > 0 else ""
+    text = " ".join(note for note in (layout, split) if note)
+    return f"<p>{html.escape(text)}</p>" if text else ""
+
+
+def _max_pair_features():
+    from ..plot import MAX_PAIR_FEATURES
+
+    return MAX_PAIR_FEATURES
+
+
+def _clusters_table(summary, means, feature_labels):
+    """Components as columns, features as rows: as many rows as features, never too wide."""
+    weights = summary["model"]["weights"]
+    sizes = summary["model"]["train_cluster_sizes"]
+    n_components = len(weights)
+    header = ["component", *[str(k) for k in range(n_components)]]
+    rows = [["weight", *weights], ["training rows", *sizes]]
+    group = _Markup(
+        f'<th scope="colgroup" colspan="{n_components + 1}" class="text">'
+        "mean of each feature, in the data's units</th>"
+    )
+    rows.append(group)
+    rows += [[label, *means[:, j]] for j, label in enumerate(feature_labels)]
+    return _table(header, rows, text_columns=(0,), row_headers=True)
 
 
 def render_report(result) -> str:
@@ -171,8 +344,10 @@ def render_report(result) -> str:
                     "chosen by",
                     f"{s['search']['criterion'].upper()} over {s['search']['n_candidates']} "
                     f"candidates ({s['search']['n_init']} starts each; "
-                    f"{s['search']['n_spurious']} spurious fits excluded)",
+                    f"{s['search']['n_spurious']} spurious "
+                    f"fit{'' if s['search']['n_spurious'] == 1 else 's'} excluded)",
                 ),
+                *_search_rows(s),
                 ("free parameters", s["model"]["n_parameters"]),
                 (
                     "converged",
@@ -209,15 +384,10 @@ def render_report(result) -> str:
             )
         )
     parts.append("<h2>Clusters</h2>")
-    rows = []
-    for k in range(model.n_components):
-        rows.append([k, s["model"]["weights"][k], s["model"]["train_cluster_sizes"][k], *means[k]])
-    parts.append(
-        _table(
-            ["component", "weight", "training rows", *[f"mean {f}" for f in feature_labels]], rows
-        )
-    )
+    parts.append(_clusters_table(s, means, feature_labels))
+    parts.append("<p>Training rows counted by their most probable component.</p>")
     parts.append("<h2>Figures</h2>")
+    parts.append(_figure_notes(s))
     for kind, caption in FIGURE_CAPTIONS.items():
         if kind in result.files:
             parts.append(
