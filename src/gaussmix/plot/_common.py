@@ -9,7 +9,6 @@ from typing import NamedTuple
 import matplotlib
 import matplotlib.colors
 import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
