@@ -401,6 +401,11 @@ def _write(folder, name, content):
     return name
 
 
+def _made(folder):
+    folder.mkdir()
+    return folder
+
+
 def _numeric_csv(folder, name="data.csv", n_rows=20):
     frame, _ = _simulate(n_rows, seed=1)
     frame[["x", "y"]].to_csv(folder / name, index=False)
@@ -419,6 +424,56 @@ def _truncated_model(folder, fitted):
 
 def _a_file_named(folder, name="taken"):
     return _write(folder, name, "a regular file, not a folder\n")
+
+
+def _linked(folder, name, to, hard=False):
+    """A symbolic (or hard) link ``name`` in ``folder`` to the file ``to`` there."""
+    if hard:
+        os.link(folder / to, folder / name)
+    else:
+        (folder / name).symlink_to(to)
+    return name
+
+
+def _hostile_model(folder, fitted, edit_members):
+    """A copy of the model with its members edited and its digests recomputed."""
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(fitted["model_path"]) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    edit_members(members)
+    members["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in members.items()
+        if name != "SHA256SUMS"
+    ).encode()
+    with zipfile.ZipFile(folder / "hostile.gaussmix", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return "hostile.gaussmix"
+
+
+def _nested_metadata(members):
+    text = members["metadata.json"].decode()
+    deep = "[" * 50_000 + "]" * 50_000
+    members["metadata.json"] = text.replace('"params": {', f'"params": {{"x": {deep}, ', 1).encode()
+
+
+def _huge_array_header(members):
+    """means_.npy claiming 10^12 rows, followed by its few real bytes."""
+    data = members["means_.npy"]
+    header_length = int.from_bytes(data[8:10], "little")
+    header = data[10 : 10 + header_length].decode("latin1")
+    claimed = re.sub(r"'shape': \([^)]*\)", "'shape': (1000000000000, 2)", header)
+    claimed = claimed.rstrip("\n").ljust(header_length - 1) + "\n"
+    members["means_.npy"] = data[:10] + claimed.encode("latin1") + data[10 + header_length :]
+
+
+def _lab_folder_with_notes(folder):
+    (folder / "results").mkdir()
+    _write(folder, "results/notes.txt", "mine\n")
+    return "results"
 
 
 BAD_INPUT = {
@@ -544,6 +599,82 @@ BAD_INPUT = {
         "-3",
     ],
     "no samples": lambda d, f: ["sample", _model_copy(d, f), "-n", "0"],
+    "more samples than memory": lambda d, f: ["sample", _model_copy(d, f), "-n", "100000000000"],
+    "nested model metadata (info)": lambda d, f: ["info", _hostile_model(d, f, _nested_metadata)],
+    "array header claiming 10^12 rows (predict)": lambda d, f: [
+        "predict",
+        _hostile_model(d, f, _huge_array_header),
+        _numeric_csv(d),
+    ],
+    "fit output is its data file": lambda d, f: ["fit", _numeric_csv(d), "--out", "data.csv"],
+    "fit output links to its data file": lambda d, f: [
+        "fit",
+        _numeric_csv(d),
+        "--out",
+        _linked(d, "model.gaussmix", "data.csv"),
+    ],
+    "predict output is its data file": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        "data.csv",
+    ],
+    "predict data links to its output": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _linked(d, "alias.csv", _numeric_csv(d)),
+        "--out",
+        "data.csv",
+    ],
+    "predict output is its model file": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        "model.gaussmix",
+    ],
+    "score output is a hard link to its data file": lambda d, f: [
+        "score",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        _linked(d, "scores.csv", "data.csv", hard=True),
+    ],
+    "sample output is its model file": lambda d, f: [
+        "sample",
+        _model_copy(d, f),
+        "--out",
+        "./model.gaussmix",
+    ],
+    "plot figure is its data file": lambda d, f: [
+        "plot",
+        _model_copy(d, f),
+        f"figures/{_numeric_csv(_made(d / 'figures'), 'density.png')}",
+        "--out",
+        "figures",
+    ],
+    "predict output is a folder": lambda d, f: [
+        "predict",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        _made(d / "folder").name,
+    ],
+    "fit output is standard output": lambda d, f: ["fit", _numeric_csv(d), "--out", "-"],
+    "plot output is standard output": lambda d, f: [
+        "plot",
+        _model_copy(d, f),
+        _numeric_csv(d),
+        "--out",
+        "-",
+    ],
+    "lab output is standard output": lambda d, f: ["lab", "--out", "-"],
+    "lab output folder holds other files": lambda d, f: [
+        "lab",
+        "--out",
+        _lab_folder_with_notes(d),
+    ],
 }
 
 # What the one error line must mention, where the problem has a name.
@@ -575,6 +706,22 @@ MESSAGE_NAMES = {
     "components range reversed": "'4-2'",
     "components list with zero": "'2,0'",
     "quantile outside [0, 1)": "1.5",
+    "more samples than memory": "-n 100000000000 samples of 2 features need about",
+    "nested model metadata (info)": "nests 50002 levels deep",
+    "array header claiming 10^12 rows (predict)": "(1000000000000, 2)",
+    "fit output is its data file": "the output 'data.csv' is the data file 'data.csv'",
+    "fit output links to its data file": "the output 'model.gaussmix' is the data file 'data.csv'",
+    "predict output is its data file": "the output 'data.csv' is the data file 'data.csv'",
+    "predict data links to its output": "the output 'data.csv' is the data file 'alias.csv'",
+    "predict output is its model file": "is the model file 'model.gaussmix'",
+    "score output is a hard link to its data file": "'scores.csv' is the data file 'data.csv'",
+    "sample output is its model file": "is the model file 'model.gaussmix'",
+    "plot figure is its data file": "is the data file 'figures/density.png'",
+    "predict output is a folder": "folder",
+    "fit output is standard output": "--out -",
+    "plot output is standard output": "--out -",
+    "lab output is standard output": "not standard output",
+    "lab output folder holds other files": "notes.txt",
 }
 
 
@@ -665,3 +812,152 @@ def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("gaussmix: error:"), result.stderr
     assert "model.gaussmix" in lines[0]
     assert sorted(_files(tmp_path)) == ["data.csv", "model.gaussmix"]
+
+
+# ----------------------------------------------------------------------------- output targets
+def _read_in_background(path, into):
+    """Read a FIFO to its end in a thread: a writer blocks until a reader comes."""
+    import threading
+
+    def read():
+        with open(path, "rb") as fifo:
+            into.append(fifo.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+FIT_ARGS = ["--columns", "y,x", "--components", "3", "--covariance", "full", "--n-init", "1"]
+CSV_COMMANDS = {
+    "predict": lambda f: ["predict", f["model_path"], f["data"]],
+    "score": lambda f: ["score", f["model_path"], f["data"], "--quantile", "0.1"],
+    "sample": lambda f: ["sample", f["model_path"], "-n", "50", "--seed", "3"],
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("command", sorted(CSV_COMMANDS))
+def test_csv_output_into_a_fifo_reaches_its_reader_and_the_fifo_stays(command, tmp_path, fitted):
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = _read_in_background(fifo, received)
+    argv = CSV_COMMANDS[command](fitted)
+    _ok([*argv, "--out", fifo])
+    reader.join(timeout=60)
+    expected, _ = _ok(argv)  # the same rows on stdout
+    assert received == [expected.encode()]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fit_into_a_fifo_gives_the_model_file_bytes(tmp_path, fitted):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = _read_in_background(fifo, received)
+    out, _ = _ok(["fit", fitted["data"], *FIT_ARGS, "--seed", "0", "--out", fifo])
+    reader.join(timeout=60)
+    assert received == [fitted["model_path"].read_bytes()]
+    assert f"model: {fifo}" in out
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="no /dev/fd here")
+def test_predict_into_an_open_descriptor_writes_through_it(fitted):
+    """``--out /dev/fd/N`` (as ``/dev/stdout`` is): the descriptor's pipe gets the rows."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    received = []
+
+    def read():
+        with os.fdopen(read_end, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        _ok(["predict", fitted["model_path"], fitted["data"], "--out", f"/dev/fd/{write_end}"])
+    finally:
+        os.close(write_end)
+    reader.join(timeout=60)
+    expected, _ = _ok(["predict", fitted["model_path"], fitted["data"]])
+    assert received == [expected.encode()]
+
+
+def _character_device(folder, name, minor):
+    """A copy of /dev/null (minor 3) or /dev/full (minor 7) in ``folder``; root on Linux only."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        pytest.skip("making a device node needs root on Linux")
+    path = folder / name
+    try:
+        os.mknod(path, 0o20666, os.makedev(1, minor))  # S_IFCHR | rw-rw-rw-
+    except PermissionError:
+        pytest.skip("this root may not make device nodes")
+    return path
+
+
+def test_fit_into_a_full_device_is_one_error_line_and_the_device_stays(tmp_path, fitted):
+    """The issue: ``gaussmix fit ok.csv --out /dev/full`` as root replaced the device."""
+    device = _character_device(tmp_path, "full", 7)
+    before = os.lstat(device)
+    line = _assert_one_error_line(*_run(["fit", fitted["data"], *FIT_ARGS, "--out", device]))
+    assert "No space left on device" in line and str(device) in line
+    after = os.lstat(device)
+    assert (after.st_mode, after.st_rdev, after.st_ino) == (
+        before.st_mode,
+        before.st_rdev,
+        before.st_ino,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+
+
+def test_sample_into_a_null_device_succeeds_and_the_device_stays(tmp_path, fitted):
+    device = _character_device(tmp_path, "null", 3)
+    before = os.lstat(device)
+    _ok(["sample", fitted["model_path"], "-n", "20", "--out", device])
+    after = os.lstat(device)
+    assert (after.st_mode, after.st_rdev, after.st_ino) == (
+        before.st_mode,
+        before.st_rdev,
+        before.st_ino,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout here")
+def test_fit_to_dev_stdout_writes_the_model_there_and_its_report_to_stderr(tmp_path, fitted):
+    """``--out /dev/stdout`` in a shell pipe: the model file's bytes, nothing else."""
+    command = [sys.executable, "-m", "gaussmix", "fit", fitted["data"], *FIT_ARGS, "--seed", "0"]
+    result = subprocess.run(
+        [*command, "--out", "/dev/stdout"],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == fitted["model_path"].read_bytes()
+    assert b"model: /dev/stdout" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_larger_than_memory_names_a_size_above_the_draws_alone(tmp_path, fitted):
+    n = 100_000_000_000
+    line = _assert_one_error_line(*_run(["sample", fitted["model_path"], "-n", n]))
+    value, unit = re.search(r"need about ([\d.]+) (KB|MB|GB|TB|PB)", line).groups()
+    named = float(value) * 1000 ** ["KB", "MB", "GB", "TB", "PB"].index(unit) * 1000
+    assert named >= n * 2 * 8  # two float64 features per sample, nothing else counted
+    assert "available" in line
+
+
+def test_running_out_of_memory_is_one_error_line(monkeypatch, fitted):
+    def exhausted(path):
+        raise MemoryError
+
+    monkeypatch.setattr("gaussmix.cli.load", exhausted)
+    line = _assert_one_error_line(*_run(["info", fitted["model_path"]]))
+    assert "out of memory" in line

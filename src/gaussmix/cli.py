@@ -2,15 +2,20 @@
 
 Every command reads data with :func:`gaussmix.data.read_table`, fits or loads a
 model through the public estimators and :func:`gaussmix.load`, and writes its
-files atomically. Errors are one line on stderr and exit status 2, never a
-traceback; warnings are one line each.
+files by one rule (:mod:`gaussmix.data.atomic`): regular files through a temporary
+file and a rename, devices and FIFOs directly, ``-`` to stdout for CSV output; an
+output that is one of the command's inputs is refused before any work. Errors are
+one line on stderr and exit status 2, never a traceback; warnings are one line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -18,10 +23,13 @@ import numpy as np
 
 from . import GaussianMixture, GaussianMixtureIC, __version__, load
 from .covariance import COVARIANCE_MODELS
-from .data.atomic import atomic_path, check_writable_folder
+from .data.atomic import atomic_path, check_output_file, check_writable_folder
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
+from .lab.workflow import workers_end_with_parent
 
 EXIT_ERROR = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
+STDOUT = "-"
 
 
 class CommandLineError(ValueError):
@@ -150,15 +158,71 @@ def _complete_rows(frame, path, what):
     return frame
 
 
+def _check_csv_output(out, inputs):
+    """Refuse, before any work, a CSV output that cannot or must not be written."""
+    if out is not None and out != STDOUT:
+        check_output_file(out, inputs)
+
+
 def _write_csv(frame, out):
-    """Write a DataFrame as CSV to ``out`` (atomically) or to stdout."""
-    if out is None:
+    """Write a DataFrame as CSV to ``out`` (see :mod:`gaussmix.data.atomic`) or to stdout."""
+    if out is None or out == STDOUT:
         frame.to_csv(sys.stdout, index=False)
         return
-    check_writable_folder(Path(out).parent)
     with atomic_path(out) as temporary:
         frame.to_csv(temporary, index=False)
     print(f"wrote {out}", file=sys.stderr)
+
+
+def _no_stdout(out, what):
+    if os.fspath(out) == STDOUT:
+        raise CommandLineError(
+            f"--out -: {what}, not text for standard output; give a name (- is for CSV output)"
+        )
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return ""  # pragma: no cover
+
+
+def _available_memory():
+    """Bytes of memory this process can still take (Linux: also its cgroup's limit); or None."""
+    found = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        try:
+            found.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    try:
+        with (
+            open("/sys/fs/cgroup/memory.max") as limit,
+            open("/sys/fs/cgroup/memory.current") as current,
+        ):
+            text = limit.read().strip()
+            if text != "max":
+                found.append(int(text) - int(current.read()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def _check_memory(n_bytes: int, what: str, fix: str) -> None:
+    """Refuse a request that cannot fit in memory before allocating any of it."""
+    available = _available_memory()
+    if available is not None and n_bytes > available:
+        raise CommandLineError(
+            f"{what} need about {_size(n_bytes)} of memory, more than the {_size(available)} "
+            f"available: {fix}"
+        )
 
 
 def _model_text(model) -> str:
@@ -198,12 +262,32 @@ def _lab(args) -> int:
         n_init=args.n_init,
         n_jobs=-1 if args.jobs is None else args.jobs,
         progress=not args.no_progress,
+        force=args.force,
     )
     print(format_summary(result))
     return 0
 
 
 def _fit(args) -> int:
+    _no_stdout(args.out, "a model file is binary")
+    out = Path(args.out)
+    if out.is_dir():
+        raise CommandLineError(f"--out {str(out)!r} is a folder: give a file name for the model")
+    check_output_file(out, {"data file": args.data})
+    # A model written to standard output (--out /dev/stdout) must not meet the report there.
+    report = contextlib.redirect_stdout(sys.stderr) if _is_stdout(out) else contextlib.nullcontext()
+    with report:
+        return _fit_and_save(args, out)
+
+
+def _is_stdout(path) -> bool:
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _fit_and_save(args, out) -> int:
     frame = _read(args.data, args.columns)
     complete = ~frame.isna().any(axis=1).to_numpy()
     if not complete.all():
@@ -212,10 +296,6 @@ def _fit(args) -> int:
             file=sys.stderr,
         )
         frame = frame[complete]
-    out = Path(args.out)
-    check_writable_folder(out.parent)
-    if out.is_dir():
-        raise CommandLineError(f"--out {str(out)!r} is a folder: give a file name for the model")
     components = args.components
     if (
         isinstance(components, int)
@@ -231,15 +311,16 @@ def _fit(args) -> int:
             random_state=args.seed,
         ).fit(frame)
     else:
-        selector = GaussianMixtureIC(
-            n_components=[components] if isinstance(components, int) else components,
-            covariance_types=args.covariance,
-            criterion=args.criterion,
-            n_init=args.n_init,
-            random_state=args.seed,
-            n_jobs=-1 if args.jobs is None else args.jobs,
-            progress=True,
-        ).fit(frame)
+        with workers_end_with_parent():
+            selector = GaussianMixtureIC(
+                n_components=[components] if isinstance(components, int) else components,
+                covariance_types=args.covariance,
+                criterion=args.criterion,
+                n_init=args.n_init,
+                random_state=args.seed,
+                n_jobs=-1 if args.jobs is None else args.jobs,
+                progress=True,
+            ).fit(frame)
         model = selector.best_estimator_
         table = selector.results_frame()
         table = table[~table["spurious"]].sort_values(args.criterion).head(5)
@@ -269,6 +350,7 @@ def _fit(args) -> int:
 def _predict(args) -> int:
     import pandas as pd
 
+    _check_csv_output(args.out, {"data file": args.data, "model file": args.model})
     model = load(args.model)
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "predict")
     proba = model.predict_proba(frame)
@@ -282,6 +364,7 @@ def _predict(args) -> int:
 def _score(args) -> int:
     import pandas as pd
 
+    _check_csv_output(args.out, {"data file": args.data, "model file": args.model})
     model = load(args.model)
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "score")
     log_density = model.score_samples(frame)
@@ -304,7 +387,14 @@ def _score(args) -> int:
 def _sample(args) -> int:
     import pandas as pd
 
+    _check_csv_output(args.out, {"model file": args.model})
     model = load(args.model)
+    # The draws, their components, and the table made of them, each 8 bytes a value.
+    _check_memory(
+        3 * args.n * (model.n_features_in_ + 1) * 8,
+        f"-n {args.n} samples of {model.n_features_in_} features",
+        "draw fewer (several runs with different --seed give more)",
+    )
     if args.seed is not None:
         model.set_params(random_state=args.seed)
     X, components = model.sample(args.n)
@@ -324,10 +414,15 @@ def _plot(args) -> int:
 
     from . import plot
 
+    _no_stdout(args.out, "plot writes a folder of figures")
+    kinds = ("clusters", "density", "uncertainty")
+    inputs = {"data file": args.data, "model file": args.model}
+    out_dir = check_writable_folder(args.out)
+    for kind in kinds:
+        check_output_file(out_dir / f"{kind}.png", inputs)
     model = load(args.model)
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "plot")
-    out_dir = check_writable_folder(args.out)
-    for kind in ("clusters", "density", "uncertainty"):
+    for kind in kinds:
         figure = plot.plot_overview(model, frame, kind=kind)
         path = out_dir / f"{kind}.png"
         with atomic_path(path) as temporary:
@@ -369,7 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the whole workflow on a bundled data set or your file, with a report",
         description="Load data, prepare it (missing values, train/test split, scaling), "
         "choose a Gaussian mixture by BIC, cluster and score both sets, and write figures, "
-        "the model, per-row assignments and an HTML report into --out.",
+        "the model, per-row assignments and an HTML report into --out. The folder is built "
+        "beside --out and swapped in when complete: an interrupted lab leaves the previous "
+        "folder as it was. An existing --out is replaced only when it holds nothing but a "
+        "previous lab's files (or with --force).",
         epilog="examples: gaussmix lab | gaussmix lab --dataset iris | "
         "gaussmix lab --data measurements.csv --columns a,b --out results",
         formatter_class=formatter,
@@ -383,7 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--data", default=None, help="your CSV or Parquet file instead")
     _add_data_options(lab)
-    lab.add_argument("--out", default="gaussmix-lab", help="output folder")
+    lab.add_argument(
+        "--out",
+        default="gaussmix-lab",
+        help="output folder; replaced whole when the lab is done",
+    )
+    lab.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even when it holds files the lab did not write (they are deleted)",
+    )
     lab.add_argument(
         "--components", type=_components, default=range(1, 10), help="numbers of components"
     )
@@ -455,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="model file written by gaussmix fit")
     predict.add_argument("data", help="CSV or Parquet file")
     _add_data_options(predict)
-    predict.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    predict.add_argument("--out", default=None, help="CSV file to write (- or default: stdout)")
     predict.set_defaults(handler=_predict)
 
     score = commands.add_parser(
@@ -476,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument(
         "--threshold", type=_finite, default=None, help="flag rows with log-density below t"
     )
-    score.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    score.add_argument("--out", default=None, help="CSV file to write (- or default: stdout)")
     score.set_defaults(handler=_score)
 
     sample = commands.add_parser(
@@ -489,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("model", help="model file written by gaussmix fit")
     sample.add_argument("-n", type=_positive_int, default=100, help="number of samples")
     sample.add_argument("--seed", type=int, default=None, help="random seed")
-    sample.add_argument("--out", default=None, help="CSV file to write (default stdout)")
+    sample.add_argument("--out", default=None, help="CSV file to write (- or default: stdout)")
     sample.set_defaults(handler=_sample)
 
     plot = commands.add_parser(
@@ -521,6 +628,14 @@ def _one_line(message) -> str:
     return " ".join(str(message).split())
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that its cleanup runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -532,6 +647,21 @@ def main(argv=None) -> int:
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"gaussmix: warning: {_one_line(message)}", file=sys.stderr)
 
+    # `kill` would end the process without cleanup, leaving temporary files behind.
+    handles_term = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if handles_term:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args, show_warning)
+    finally:
+        if handles_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args, show_warning) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
         try:
@@ -544,9 +674,21 @@ def main(argv=None) -> int:
         except (ValueError, TypeError, OSError, ImportError) as exc:
             print(f"gaussmix: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_ERROR
+        except MemoryError:
+            print(
+                "gaussmix: error: out of memory: give a smaller input or request",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        except RecursionError:
+            print("gaussmix: error: the input is nested too deeply to be read", file=sys.stderr)
+            return EXIT_ERROR
         except KeyboardInterrupt:
             print("gaussmix: interrupted", file=sys.stderr)
             return 130
+        except _Terminated:
+            print("gaussmix: terminated", file=sys.stderr)
+            return EXIT_TERMINATED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,13 @@ import base64
 import contextlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -340,3 +346,402 @@ def test_failed_lab_leaves_no_output_folder(tmp_path):
     assert status != 0
     assert stderr.getvalue().count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ the output folder
+# The lab's outputs are built beside --out and swapped in whole; these tests hold an
+# interrupted, killed, failed or racing lab to the previous folder, byte for byte.
+QUICK = ["--components", "1-2", "--covariance", "EII,VVV", "--n-init", "1", "--no-progress"]
+LAB_FILE_NAMES = sorted(FILES)
+
+
+def _blobs_csv(path, n_rows=120, columns=("a", "b"), seed=0):
+    rng = np.random.RandomState(seed)
+    half = n_rows // 2
+    X = np.vstack([rng.normal(-3, 1, (half, 2)), rng.normal(3, 1, (n_rows - half, 2))])
+    pd.DataFrame(X, columns=list(columns)).to_csv(path, index=False)
+    return path
+
+
+def _snapshot(folder) -> dict:
+    """Every entry under ``folder``, hidden ones included: relative path to its bytes."""
+    folder = Path(folder)
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else "folder"
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture(scope="module")
+def previous_lab(tmp_path_factory):
+    """A finished lab's folder (tiny data, smallest grid) and the data it read."""
+    folder = tmp_path_factory.mktemp("previous")
+    data = _blobs_csv(folder / "data.csv")
+    run_lab(
+        data=data,
+        out_dir=folder / "out",
+        n_components=range(1, 3),
+        covariance_types=["EII"],
+        n_init=1,
+        n_jobs=1,
+    )
+    return folder / "out", data
+
+
+@pytest.fixture
+def results(tmp_path, previous_lab):
+    """``(results folder holding a copy of the previous lab's 'out', data file elsewhere)``."""
+    import shutil
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    shutil.copytree(previous_lab[0], folder / "out")
+    return folder, previous_lab[1]
+
+
+class _NoSearch:
+    """Stands in for GaussianMixtureIC where the lab must refuse before searching."""
+
+    def __init__(self, *args, **kwargs):
+        raise AssertionError("the model search started")
+
+
+def test_previous_lab_folder_is_replaced_whole(results):
+    folder, data = results
+    before = _snapshot(folder / "out")
+    result = run_lab(
+        data=data,
+        out_dir=folder / "out",
+        n_components=range(1, 3),
+        covariance_types=["VVV"],
+        n_init=1,
+        n_jobs=1,
+        test_size=0.5,
+    )
+    after = _snapshot(folder)
+    assert sorted(after) == ["out", *(f"out/{name}" for name in LAB_FILE_NAMES)]
+    summary = json.loads(after["out/summary.json"])
+    assert summary["preprocessing"]["test_size"] == 0.5
+    assert summary["search"]["covariance_types"] == ["VVV"]
+    assert after["out/report.html"] != before["report.html"]
+    assert result.files["report"] == folder / "out" / "report.html"
+
+
+def test_folder_with_other_files_is_refused_before_the_search_unless_forced(results, monkeypatch):
+    folder, data = results
+    (folder / "out" / "notes.txt").write_text("mine")
+    before = _snapshot(folder)
+    with monkeypatch.context() as patched:
+        patched.setattr("gaussmix.lab.workflow.GaussianMixtureIC", _NoSearch)
+        with pytest.raises(ValueError, match=r"notes\.txt.*force=True") as caught:
+            run_lab(data=data, out_dir=folder / "out", n_jobs=1)
+    assert "gaussmix lab --force" in str(caught.value)
+    assert _snapshot(folder) == before
+    run_lab(
+        data=data,
+        out_dir=folder / "out",
+        n_components=[1],
+        covariance_types=["EII"],
+        n_init=1,
+        n_jobs=1,
+        force=True,
+    )
+    assert sorted(p.name for p in (folder / "out").iterdir()) == LAB_FILE_NAMES
+    assert [p.name for p in folder.iterdir()] == ["out"]
+
+
+def test_data_file_inside_the_output_folder_is_refused_even_when_forced(results, monkeypatch):
+    folder, data = results
+    inside = folder / "out" / "data.csv"
+    inside.write_bytes(data.read_bytes())
+    before = _snapshot(folder)
+    monkeypatch.setattr("gaussmix.lab.workflow.GaussianMixtureIC", _NoSearch)
+    status, _, err = _cli(["lab", "--data", inside, "--out", folder / "out", "--force"])
+    assert status == 2 and err.count("\n") == 1, err
+    assert f"data file '{inside}' is inside the output folder" in err
+    assert _snapshot(folder) == before
+
+
+def test_unwritable_output_is_one_line_before_the_search(tmp_path, previous_lab, monkeypatch):
+    (tmp_path / "taken").write_text("a file")
+    monkeypatch.setattr("gaussmix.lab.workflow.GaussianMixtureIC", _NoSearch)
+    for out in (tmp_path / "taken", tmp_path / "taken" / "out"):
+        status, stdout, err = _cli(["lab", "--data", previous_lab[1], "--out", out])
+        assert status == 2 and stdout == "", err
+        assert err.startswith("gaussmix: error: cannot write the output folder") and "taken" in err
+        assert err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failure_while_writing_leaves_the_previous_folder(results, monkeypatch, failure):
+    folder, data = results
+    before = _snapshot(folder)
+
+    def fail(result):
+        assert len(list(Path(result.files["clusters"]).parent.iterdir())) > 5  # mid-writing
+        raise failure
+
+    monkeypatch.setattr("gaussmix.lab.report.render_report", fail)
+    with pytest.raises(type(failure)):
+        run_lab(data=data, out_dir=folder / "out", n_components=[1], n_init=1, n_jobs=1)
+    assert _snapshot(folder) == before
+
+
+def test_interrupted_lab_keeps_the_results_another_lab_wrote_meanwhile(
+    tmp_path, previous_lab, monkeypatch
+):
+    """The issue: Ctrl-C deleted the whole folder, with a second lab's finished results."""
+    out, data = tmp_path / "out", previous_lab[1]
+
+    def other_lab_finishes_then_ctrl_c(result):
+        import shutil
+
+        shutil.copytree(previous_lab[0], out, dirs_exist_ok=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("gaussmix.lab.report.render_report", other_lab_finishes_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_lab(data=data, out_dir=out, n_components=[1], n_init=1, n_jobs=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert _snapshot(out) == _snapshot(previous_lab[0])
+
+
+def _assert_one_complete_result(out, runs):
+    """Every file in ``out`` comes from one and the same run of ``runs`` (names -> data)."""
+    assert sorted(p.name for p in out.iterdir()) == LAB_FILE_NAMES
+    summary = json.loads((out / "summary.json").read_text())
+    names = tuple(summary["feature_names"])
+    assert names in runs
+    assert json.loads((out / "preprocessing.json").read_text())["feature_names"] == list(names)
+    assert tuple(gaussmix.load(out / "model.gaussmix").feature_names_in_) == names
+    n_rows = len(pd.read_csv(runs[names]))
+    assert len(pd.read_csv(out / "assignments.csv")) == summary["n_rows"] == n_rows
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for name in FIGURES:
+        encoded = base64.b64encode((out / f"{name}.png").read_bytes()).decode("ascii")
+        assert f"data:image/png;base64,{encoded}" in page
+    for name in names:
+        assert name in page
+    return names
+
+
+def test_a_lab_that_runs_whole_while_another_writes_leaves_one_complete_result(
+    results, tmp_path, monkeypatch
+):
+    """The issue: two labs into one --out mixed one run's figures with the other's report.
+
+    The second lab runs from start to end while the first is half-way through
+    writing (between its figures and its report): the worst interleaving.
+    """
+    from gaussmix.lab import report
+
+    folder, _ = results
+    runs = {
+        ("a", "b"): _blobs_csv(tmp_path / "ab.csv", 100, ("a", "b"), seed=1),
+        ("c", "d"): _blobs_csv(tmp_path / "cd.csv", 140, ("c", "d"), seed=2),
+    }
+    quick = {"n_components": range(1, 3), "covariance_types": ["EII"], "n_init": 1, "n_jobs": 1}
+    render_report = report.render_report
+    second_ran = []
+
+    def second_lab_runs_meanwhile(result):
+        if not second_ran:
+            second_ran.append(True)
+            run_lab(data=runs["c", "d"], out_dir=folder / "out", **quick)
+            _assert_one_complete_result(folder / "out", runs)
+        return render_report(result)
+
+    monkeypatch.setattr("gaussmix.lab.report.render_report", second_lab_runs_meanwhile)
+    run_lab(data=runs["a", "b"], out_dir=folder / "out", **quick)
+    assert second_ran
+    assert [p.name for p in folder.iterdir()] == ["out"]
+    assert _assert_one_complete_result(folder / "out", runs) == ("a", "b")
+
+
+def test_search_workers_are_told_to_end_with_the_lab_unless_joblib_was_configured():
+    from joblib import parallel_config
+    from joblib.parallel import get_active_backend
+
+    from gaussmix.lab.workflow import _end_with_parent, workers_end_with_parent
+
+    with workers_end_with_parent():
+        backend, _ = get_active_backend()
+        assert backend.backend_kwargs["initializer"] is _end_with_parent
+        assert backend.backend_kwargs["initargs"] == (os.getpid(),)
+    with parallel_config(backend="threading"), workers_end_with_parent():
+        assert type(get_active_backend()[0]).__name__ == "ThreadingBackend"
+
+
+def _cli(argv):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main([str(arg) for arg in argv])
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+# --------------------------------------------------------- labs killed, interrupted, racing
+needs_proc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"),
+    reason="follows processes through Linux's /proc",
+)
+
+
+def _start_lab(log_folder, name, data, out, *options):
+    """``gaussmix lab`` in its own session (as a shell runs it), stderr to a log file."""
+    log = log_folder / f"{name}.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gaussmix", "lab", "--data", str(data), "--out", str(out)]
+            + [str(option) for option in options],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, log
+
+
+def _wait_for(condition, process, seconds=120.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, "the lab ended before the moment to stop it"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat_file:
+                    fields = stat_file.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _descendants(pid):
+    found, pending = [], [pid]
+    while pending:
+        for child in _children(pending.pop()):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def _shared_memory_of(pid):
+    """joblib/loky's semaphores and memory-mapping folders of process ``pid``."""
+    if not os.path.isdir("/dev/shm"):
+        return set()
+    return {name for name in os.listdir("/dev/shm") if f"-{pid}-" in name or f"_{pid}_" in name}
+
+
+def _assert_nothing_of_it_remains(pid, descendants, shared_memory):
+    """No process the lab started, and none of its shared memory, outlives it for long."""
+    deadline = time.monotonic() + 10
+    while any(map(_alive, descendants)) or _shared_memory_of(pid) & shared_memory:
+        assert time.monotonic() < deadline, (
+            [child for child in descendants if _alive(child)],
+            _shared_memory_of(pid),
+        )
+        time.sleep(0.05)
+
+
+def _private_folders(folder):
+    return sorted(p.name for p in Path(folder).iterdir() if ".gaussmix-" in p.name)
+
+
+@needs_proc
+def test_ctrl_c_during_the_search_leaves_the_previous_folder_and_no_process(results, tmp_path):
+    folder, data = results
+    before = _snapshot(folder)
+    process, log = _start_lab(tmp_path, "lab", data, folder / "out", "--n-init", "5", "--jobs", "2")
+    try:
+        _wait_for(lambda: "candidate" in log.read_text(), process)
+        workers = _descendants(process.pid)
+        shared_memory = _shared_memory_of(process.pid)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert process.wait(timeout=120) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert log.read_text().splitlines()[-1] == "gaussmix: interrupted"
+    assert len(workers) >= 2
+    _assert_nothing_of_it_remains(process.pid, workers, shared_memory)
+    assert _snapshot(folder) == before
+
+
+@needs_proc
+def test_lab_killed_while_writing_leaves_the_previous_folder_and_no_process(results, tmp_path):
+    """The issue's ``kill -9`` mid-writing left new figures beside the old report."""
+    folder, data = results
+    before = _snapshot(folder)
+    process, _ = _start_lab(tmp_path, "lab", data, folder / "out", *QUICK, "--jobs", "2")
+
+    def files():
+        return {
+            path: (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.endswith(".tmp")
+        }
+
+    previous_files = files()
+
+    def writing():
+        # A figure written (into a private folder, or over the previous one's).
+        try:
+            return files() != previous_files
+        except FileNotFoundError:  # a temporary file renamed meanwhile
+            return False
+
+    try:
+        _wait_for(writing, process)
+        workers = _descendants(process.pid)
+        shared_memory = _shared_memory_of(process.pid)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert len(workers) >= 2
+    _assert_nothing_of_it_remains(process.pid, workers, shared_memory)
+    # Left: the half-built private folder, named after the dead process, and nothing
+    # else; the next lab into this folder removes it.
+    from gaussmix.data.atomic import remove_abandoned_folders
+
+    left = _private_folders(folder)
+    assert len(left) == 1 and left[0].startswith(f".out.gaussmix-{process.pid}-")
+    assert {k: v for k, v in _snapshot(folder).items() if not k.startswith(left[0])} == before
+    assert remove_abandoned_folders(folder / "out") == [folder / left[0]]
+    assert _snapshot(folder) == before
+
+
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL, reason="SIGTERM is handled here"
+)
+def test_sigterm_while_writing_ends_like_ctrl_c(results, monkeypatch):
+    """``kill`` (SIGTERM) ends the lab through its cleanup: no private folder is left."""
+    folder, data = results
+    before = _snapshot(folder)
+
+    def terminated(result):
+        # Without the command line's handler SIGTERM would end the test run itself.
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("gaussmix.lab.report.render_report", terminated)
+    status, _, err = _cli(["lab", "--data", data, "--out", folder / "out", *QUICK, "--jobs", "1"])
+    assert (status, err) == (128 + signal.SIGTERM, "gaussmix: terminated\n")
+    assert _snapshot(folder) == before
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

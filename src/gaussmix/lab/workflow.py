@@ -29,18 +29,27 @@ sets, and writes into one folder:
 ``summary.json``
     The numbers of the report, machine-readable.
 
-Every file is written to a temporary name and moved into place. This module is
-a thin layer over the public API: data from :mod:`gaussmix.data`, models from
-:mod:`gaussmix.estimators`, figures from :mod:`gaussmix.plot`, the page from
-:mod:`gaussmix.lab.report`.
+The folder is built whole in a private folder beside it and swapped in at the
+end (:func:`gaussmix.data.atomic.atomic_folder`): a failed, interrupted or
+killed run leaves the previous folder as it was, and two runs into one folder
+end with one complete result. A previous folder is replaced when it holds only
+files of these names (a previous lab's); anything else there makes the lab
+refuse before it starts, unless ``force=True``. The parallel search's worker
+processes end with the lab, even when it is killed (:func:`workers_end_with_parent`).
+
+This module is a thin layer over the public API: data from :mod:`gaussmix.data`,
+models from :mod:`gaussmix.estimators`, figures from :mod:`gaussmix.plot`, the
+page from :mod:`gaussmix.lab.report`.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -50,7 +59,7 @@ import numpy as np
 from .._version import __version__
 from ..covariance import MCLUST_NAMES
 from ..data import load_dataset, prepare, read_table
-from ..data.atomic import atomic_path, check_writable_folder, write_text
+from ..data.atomic import atomic_folder, atomic_path, check_folder_writable, write_text
 from ..estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 
 FIGURE_DPI = 100
@@ -58,6 +67,21 @@ FIGURE_DPI = 100
 MAX_ROTATION_FEATURES = 15
 FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
 DEFAULT_COVARIANCE_TYPES = "mclust"  # the 14 models of R mclust (E and V on one feature)
+# Every file the lab writes: a folder holding only these is a previous lab's, replaceable.
+LAB_FILES = frozenset(
+    {
+        "report.html",
+        *(f"{kind}.png" for kind in FIGURE_KINDS),
+        "model.gaussmix",
+        "model-standardised.gaussmix",
+        "preprocessing.json",
+        "assignments.csv",
+        "candidates.csv",
+        "summary.json",
+    }
+)
+# How often a search worker checks that the lab that started it still runs.
+PARENT_CHECK_SECONDS = 0.2
 
 
 @dataclass
@@ -279,6 +303,7 @@ def run_lab(
     n_init=5,
     n_jobs=-1,
     progress=False,
+    force=False,
 ):
     """Run the whole workflow and write its outputs into ``out_dir``.
 
@@ -291,7 +316,9 @@ def run_lab(
     columns : list of str, default=None
         Columns to use (names or 0-based positions); default all.
     out_dir : str or os.PathLike, default='gaussmix-lab'
-        Created if needed.
+        The folder of results, built whole beside it and swapped in at the end.
+        An existing folder is replaced when it is empty or holds only files
+        the lab writes (a previous lab's); else the lab refuses before it starts.
     n_components, covariance_types, criterion : as in :class:`GaussianMixtureIC`
     scale : bool, default=True
         Standardise the features (on the training rows' means and deviations).
@@ -311,12 +338,25 @@ def run_lab(
     progress : bool or {'bar', 'log'}, default=False
         Report the candidates as they finish (see :class:`GaussianMixtureIC`): a
         bar on a terminal, one line per candidate on stderr otherwise.
+    force : bool, default=False
+        Replace ``out_dir`` even when it holds files the lab did not write
+        (they are removed with it). A data file inside ``out_dir`` is refused
+        even so.
 
     Returns
     -------
     LabResult
+        Its ``files`` are in ``out_dir``.
+
+    Raises
+    ------
+    ValueError
+        When ``out_dir`` holds other files (without ``force``) or the data file.
+    OSError
+        When ``out_dir`` cannot be written; both before any work.
     """
     started = time.perf_counter()
+    _check_out_dir(out_dir, data, force)
     loaded = _load(dataset, data, columns)
     X = loaded.X
     if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
@@ -333,7 +373,7 @@ def run_lab(
         random_state=random_state,
         feature_names=loaded.names,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), workers_end_with_parent():
         # Spurious candidates are counted in the summary and marked in the report.
         warnings.simplefilter("ignore", SpuriousFitWarning)
         selector = GaussianMixtureIC(
@@ -345,8 +385,6 @@ def run_lab(
             n_jobs=n_jobs,
             progress=progress,
         ).fit(prepared.X_train)
-    out_existed = Path(out_dir).is_dir()
-    out_dir = check_writable_folder(out_dir)
     settings = {
         "missing": missing,
         "test_size": test_size,
@@ -354,12 +392,83 @@ def run_lab(
         "n_init": n_init,
         "criterion": criterion,
     }
+    with atomic_folder(out_dir, replaceable=None if force else LAB_FILES) as private:
+        result = _write_outputs(private, started, selector, prepared, loaded, settings)
+    result.files = {name: Path(out_dir) / path.name for name, path in result.files.items()}
+    return result
+
+
+def _check_out_dir(out_dir, data, force) -> None:
+    """Refuse, before any work, an output folder the lab could not or should not replace."""
+    if os.fspath(out_dir) == "-":
+        raise ValueError("the lab writes a folder of files, not standard output: give a folder")
+    target = check_folder_writable(out_dir)
+    if data is not None and os.path.exists(data):
+        source = Path(os.path.realpath(data))
+        if source.is_relative_to(target):
+            raise ValueError(
+                f"the data file {os.fspath(data)!r} is inside the output folder "
+                f"{os.fspath(out_dir)!r}, which the lab replaces: choose another output folder"
+            )
+    if force or not target.is_dir():
+        return
+    foreign = sorted(
+        entry.name
+        for entry in os.scandir(target)
+        if entry.name not in LAB_FILES or not entry.is_file(follow_symlinks=False)
+    )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ValueError(
+            f"the output folder {os.fspath(out_dir)!r} holds files the lab did not write "
+            f"({shown}) and the lab replaces the whole folder: choose another folder, or "
+            "replace it anyway with force=True (gaussmix lab --force)"
+        )
+
+
+@contextmanager
+def workers_end_with_parent():
+    """Make the search's worker processes end with this process, even when it is killed.
+
+    joblib's process pool (loky) keeps its workers and their shared-memory
+    files after the process that started them is killed (``kill -9``):
+    measured here, the workers of a killed ``gaussmix lab`` were still there
+    after 10 minutes, their semaphores and memory-mapping folders in
+    ``/dev/shm`` with them. Within this context a pool started by joblib runs
+    :func:`_end_with_parent` in each worker: a thread that ends the worker
+    within :data:`PARENT_CHECK_SECONDS` of its parent's end; loky's resource
+    tracker then removes the shared memory. (Linux's ``PR_SET_PDEATHSIG`` fires
+    when the *thread* that started a worker ends, which need not be the
+    process's end.) Where another joblib backend, or loky with other settings,
+    was chosen by the caller, it is left as it is.
+    """
     try:
-        return _write_outputs(out_dir, started, selector, prepared, loaded, settings)
-    except BaseException:
-        if not out_existed:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+        from joblib import parallel_config
+        from joblib._parallel_backends import LokyBackend
+        from joblib.parallel import get_active_backend
+    except ImportError:  # pragma: no cover - a joblib without these names
+        yield
+        return
+    backend, _ = get_active_backend()
+    if type(backend) is not LokyBackend or backend.backend_kwargs:
+        yield
+        return
+    with parallel_config(backend="loky", initializer=_end_with_parent, initargs=(os.getpid(),)):
+        yield
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """In a search worker: exit as soon as the process that started it is gone."""
+
+    def watch():
+        # An orphan is adopted by another process, so its parent id changes.
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gaussmix-parent-watch", daemon=True).start()
 
 
 def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
