@@ -93,11 +93,11 @@ def _refuse_unwritable_kind(mode: int, path) -> None:
     raise OSError(errno.EINVAL, f"is {kind}, not a file: give a file name", os.fspath(path))
 
 
-_DESCRIPTOR_FOLDER = re.compile(r"/proc/(?:self|\d+)(?:/task/\d+)?/fd")
+_DESCRIPTOR_FOLDER = re.compile(r"/proc/(?:self|\d+)(?:/task/\d+)?/fd|/dev/fd")
 
 
 def _through_descriptor(path) -> bool:
-    """Whether ``path``, or a link on its way, names an open file descriptor (Linux's /proc)."""
+    """Whether ``path``, or a link on its way, names an open file descriptor (/proc, /dev/fd)."""
     current = os.path.abspath(path)
     for _ in range(40):  # as many links as the kernel follows
         if _DESCRIPTOR_FOLDER.fullmatch(os.path.realpath(os.path.dirname(current))):
@@ -433,6 +433,8 @@ def _running(pid: int, start: int) -> bool:
     """Whether the process that made a private folder still runs (not a reused id)."""
     if os.path.isdir("/proc/self"):
         return _start_time(pid) == start != 0
+    if os.name == "nt":
+        return True  # os.kill would end the process there, not ask about it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
