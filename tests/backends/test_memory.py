@@ -10,12 +10,13 @@ from threadpoolctl import threadpool_info
 from gaussmix.backends import InMemoryBackend, default_n_threads
 from gaussmix.backends.memory import chunk_rows_for
 from gaussmix.covariance import COVARIANCE_MODELS
+from gaussmix.covariance._kernels import MAX_CHUNK_ROWS, SCRATCH_BUDGET
 from gaussmix.engine.params import MixtureParams
 from gaussmix.engine.passes import e_step_statistics, score_rows
 from helpers import COVARIANCE_TYPES, mixture_log_prob, random_covariances, to_full
 
 N_ROWS, N_COMPONENTS, N_FEATURES = 3000, 3, 2
-SMALL_CHUNKS = 1 << 30  # bytes per row: the smallest chunk (256 rows), 12 chunks
+SMALL_CHUNKS = SCRATCH_BUDGET // 256  # bytes per row: chunks of 256 rows, 12 chunks
 LARGE_CHUNKS = 1  # the largest chunk (8192 rows): one chunk per thread
 
 
@@ -36,10 +37,15 @@ def _params(model, rng):
     )
 
 
-def test_chunk_rows_are_bounded():
-    assert chunk_rows_for(SMALL_CHUNKS) == 256
-    assert chunk_rows_for(LARGE_CHUNKS) == 8192
-    assert 256 <= chunk_rows_for(800) <= 8192
+@pytest.mark.parametrize("bytes_per_row", [1, 800, SMALL_CHUNKS, 40_000, 1 << 22, 1 << 30])
+def test_chunk_rows_are_the_most_that_fit_the_budget(bytes_per_row):
+    """As many rows as the scratch budget holds (at most 8192), however wide a row is."""
+    rows = chunk_rows_for(bytes_per_row)
+    assert 1 <= rows <= MAX_CHUNK_ROWS
+    if rows > 1:
+        assert rows * bytes_per_row <= SCRATCH_BUDGET
+    if rows < MAX_CHUNK_ROWS:
+        assert (rows + 1) * bytes_per_row > SCRATCH_BUDGET
 
 
 def test_default_n_threads_follows_the_environment(monkeypatch):

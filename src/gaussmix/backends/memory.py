@@ -14,13 +14,7 @@ from functools import reduce
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-# Scratch bytes per chunk. Measured on 2-core AVX-512 machines (benchmarks/bench_em.py):
-# 4 MiB beat 1 MiB by 1.3-1.5x with two threads, because each chunk's Python-level
-# dispatch holds the GIL; larger chunks gained nothing more.
-_CACHE_BYTES = int(os.environ.get("GAUSSMIX_CHUNK_BYTES", 4 << 20))
-_MIN_CHUNK_ROWS = 256
-_MAX_CHUNK_ROWS = 8192
-
+from ..covariance._kernels import SCRATCH_BUDGET, chunk_rows
 
 _blas_lock = threading.Lock()
 _blas_state = {"users": 0, "limiter": None, "controller": None}
@@ -68,9 +62,14 @@ def default_n_threads() -> int:
 
 
 def chunk_rows_for(bytes_per_row: int) -> int:
-    """Rows per chunk that keep a chunk's scratch arrays within the cache budget."""
-    rows = _CACHE_BYTES // max(1, bytes_per_row)
-    return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, rows)))
+    """Rows per chunk that keep a chunk's scratch arrays within the budget.
+
+    ``SCRATCH_BUDGET`` bytes (4 MiB, or ``GAUSSMIX_CHUNK_BYTES``) per worker
+    thread at any number of features: fewer rows when rows are wide (at least
+    one), at most ``MAX_CHUNK_ROWS``. The covariance models choose their
+    kernels for chunks of this size (:mod:`gaussmix.covariance._kernels`).
+    """
+    return chunk_rows(bytes_per_row, SCRATCH_BUDGET)
 
 
 class InMemoryBackend:

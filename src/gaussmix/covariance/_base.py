@@ -18,6 +18,11 @@ and two kernels that the EM loop runs on every chunk of rows:
 ``m_step`` turns the merged statistics into new means and covariances. The EM
 loop never branches on the model: adding a model means adding a module and a
 registry line.
+
+A model may have several ways to run the two kernels, with the same results and
+different costs (:mod:`gaussmix.covariance._kernels`): ``prepare`` and
+``workspace`` pick the cheapest for the shape, and ``workspace(1, ...)`` is the
+scratch a chunk needs per row at any number of features.
 """
 
 from __future__ import annotations
@@ -59,11 +64,16 @@ class Prepared(NamedTuple):
     absent : tuple of int
         Components of weight zero: their log-weight enters the kernels floored
         at a finite value and scoring sets their rows to ``-inf`` afterwards.
+    kernel : object or None
+        The chunk kernel these arrays are for (see
+        :mod:`gaussmix.covariance._kernels`); ``weighted_log_prob`` and
+        ``moments`` run it.
     """
 
     log_norm: np.ndarray
     arrays: dict
     absent: tuple = ()
+    kernel: Any = None
 
 
 @runtime_checkable
@@ -129,7 +139,12 @@ class CovarianceModel(Protocol):
         ...
 
     def workspace(self, n_rows: int, n_components: int, n_features: int, dtype) -> dict:
-        """Flat scratch buffers for chunks of up to ``n_rows`` rows."""
+        """Flat scratch buffers for chunks of up to ``n_rows`` rows.
+
+        Their size is proportional to ``n_rows``: ``workspace(1, ...)`` gives the
+        bytes per row that size the chunks. A kernel that also needs a buffer of
+        fixed size (a ``D x D`` product) adds it to the dict on first use.
+        """
         ...
 
     def weighted_log_prob(self, XcT: np.ndarray, prepared: Prepared, work: dict) -> np.ndarray:
@@ -241,6 +256,16 @@ def as_float_array(value: Any, name: str) -> np.ndarray:
     return array
 
 
+def _cholesky_succeeds(matrix: np.ndarray) -> bool:
+    # A Cholesky factorisation exists exactly for positive-definite matrices, and
+    # costs a fraction of the eigenvalues (seconds at thousands of features).
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
 def check_symmetric_positive_definite(matrices: np.ndarray, name: str) -> None:
     """Raise a ValueError unless every matrix of a stack is symmetric positive definite."""
     for k, matrix in enumerate(matrices.reshape(-1, *matrices.shape[-2:])):
@@ -249,7 +274,7 @@ def check_symmetric_positive_definite(matrices: np.ndarray, name: str) -> None:
                 f"'{name}' matrix {k} is not symmetric: pass symmetric, positive-definite "
                 "precision matrices (the inverses of covariance matrices)."
             )
-        if np.linalg.eigvalsh(matrix).min() <= 0.0:
+        if not _cholesky_succeeds(matrix):
             raise ValueError(
                 f"'{name}' matrix {k} is not positive definite: pass symmetric, "
                 "positive-definite precision matrices (the inverses of covariance matrices)."
@@ -339,74 +364,3 @@ def identity(n_features: int) -> np.ndarray:
 def flip(matrix: np.ndarray) -> np.ndarray:
     """Reverse the last two axes (the exchange-matrix similarity ``J M J``)."""
     return matrix[..., ::-1, ::-1]
-
-
-class ExpandedFeatures:
-    """Kernels for models whose log-density is linear in expanded features of x.
-
-    ``log pi_k + log N(x | mu_k, Sigma_k) = c_k . phi(x)`` with
-    ``phi(x) = [q(x), x, 1]``, where ``q(x)`` are a model's quadratic features
-    (all products ``x_i x_j`` for a full covariance, the squares for a diagonal
-    one, ``|x|^2`` for a spherical one). The chunk is expanded once, shared by
-    all components; then the weighted log-probabilities of every component are
-    one GEMM ``C @ phi`` and the statistics ``[sum r q(x), sum r x, sum r]`` of
-    every component are one GEMM ``resp @ phi'``. A subclass supplies
-    ``n_quadratic``, ``fill_quadratic`` and ``expansion``.
-    """
-
-    def check_n_features(self, n_features: int) -> None:
-        """Every expanded-feature model fits any number of features unless it says otherwise."""
-
-    def n_quadratic(self, n_features: int) -> int:
-        raise NotImplementedError
-
-    def fill_quadratic(self, XcT: np.ndarray, out: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def expansion(self, means_shifted, precisions_chol):
-        """Return ``(quadratic, linear, constant)`` coefficients per component."""
-        raise NotImplementedError
-
-    def prepare(self, means_shifted, precisions_chol, log_weights, dtype):
-        quadratic, linear, constant = self.expansion(means_shifted, precisions_chol)
-        n_features = means_shifted.shape[1]
-        log_norm = self.log_det_cholesky(precisions_chol, n_features) - 0.5 * n_features * LOG_2PI
-        n_quadratic = quadratic.shape[1]
-        coefficients = np.empty((log_norm.size, n_quadratic + n_features + 1), dtype=dtype)
-        coefficients[:, :n_quadratic] = quadratic
-        coefficients[:, n_quadratic:-1] = linear
-        coefficients[:, -1] = log_norm + constant + log_weights
-        return Prepared(log_norm=log_norm.astype(dtype), arrays={"coefficients": coefficients})
-
-    def workspace(self, n_rows, n_components, n_features, dtype):
-        n_expanded = self.n_quadratic(n_features) + n_features + 1
-        return flat_buffers(dtype, features=n_expanded * n_rows, log_prob=n_components * n_rows)
-
-    def _features(self, XcT, work):
-        n_features, n_rows = XcT.shape
-        n_expanded = self.n_quadratic(n_features) + n_features + 1
-        return scratch(work, "features", (n_expanded, n_rows))
-
-    def weighted_log_prob(self, XcT, prepared, work):
-        n_features, n_rows = XcT.shape
-        n_quadratic = self.n_quadratic(n_features)
-        features = self._features(XcT, work)
-        self.fill_quadratic(XcT, features[:n_quadratic])
-        features[n_quadratic:-1] = XcT
-        features[-1] = 1.0
-        log_prob = scratch(work, "log_prob", (prepared.log_norm.size, n_rows))
-        # np.dot, unlike np.matmul, releases the GIL around BLAS for these shapes.
-        np.dot(prepared.arrays["coefficients"], features, out=log_prob)
-        return log_prob
-
-    def moments(self, XcT, resp_weighted, sample_weight, prepared, work):
-        # Relies on weighted_log_prob having left this chunk's features in `work`.
-        n_quadratic = self.n_quadratic(XcT.shape[0])
-        features = self._features(XcT, work)
-        if features.dtype == np.float32:
-            # OpenBLAS's sgemm runs this long-inner-dimension product about twice as
-            # fast with the features as the left operand; dgemm does not.
-            sums = np.dot(features, resp_weighted.T).T
-        else:
-            sums = np.dot(resp_weighted, features.T)
-        return sums[:, -1], sums[:, n_quadratic:-1], sums[:, :n_quadratic]

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import ExpandedFeatures, as_float_array, check_shape
+from ._base import as_float_array, check_shape
+from ._kernels import ChunkKernels, ExpandedFeatureKernel
 
 
-class DiagCovariance(ExpandedFeatures):
+class DiagCovariance(ChunkKernels):
     """Each component k has a variance per feature, ``covariances_[k]`` of shape (n_features,).
 
     The quadratic features are the squares of the centred rows (see
-    :class:`ExpandedFeatures`).
+    :class:`~gaussmix.covariance._kernels.ExpandedFeatureKernel`): ``2 D + 1``
+    scratch per row, one GEMM for all components.
     """
 
     name = "diag"
     shared_covariance = False
+    kernels = (ExpandedFeatureKernel(),)
+
+    def check_n_features(self, n_features):
+        """A diagonal covariance fits any number of features."""
 
     def covariance_shape(self, n_components, n_features):
         return (n_components, n_features)
@@ -53,6 +59,9 @@ class DiagCovariance(ExpandedFeatures):
 
     def n_quadratic(self, n_features):
         return n_features
+
+    def quadratic_calls(self, n_features):
+        return 1
 
     def fill_quadratic(self, XcT, out):
         np.square(XcT, out=out)

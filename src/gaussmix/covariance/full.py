@@ -8,7 +8,6 @@ import numpy as np
 from scipy.linalg import get_lapack_funcs, solve_triangular
 
 from ._base import (
-    ExpandedFeatures,
     as_float_array,
     check_shape,
     check_symmetric_positive_definite,
@@ -16,6 +15,7 @@ from ._base import (
     identity,
     triangle,
 )
+from ._kernels import ChunkKernels, ExpandedFeatureKernel, WhiteningKernel
 
 
 @lru_cache(maxsize=8)
@@ -58,27 +58,59 @@ def _covariance_cholesky(precision_chol: np.ndarray) -> np.ndarray:
     return solve_triangular(precision_chol, eye, lower=False).T
 
 
+# Up to this many features the packed triangle is unpacked through the cached index
+# tables of ``triangle`` (one call); beyond, row by row: the tables take about
+# 36 D^2 bytes, more than the matrices themselves.
+TABLE_FEATURES = 256
+_MIRROR_BLOCK = 128
+
+
 def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
     """Symmetric float64 matrices ``(n_components, n_features, n_features)`` from packed rows."""
     packed = np.asarray(packed, dtype=np.float64)
-    # np.take, unlike packed[:, index], returns a C-contiguous array.
-    unpacked = np.take(packed, triangle(n_features).unpack, axis=1)
-    return unpacked.reshape(-1, n_features, n_features)
+    if n_features <= TABLE_FEATURES:
+        # np.take, unlike packed[:, index], returns a C-contiguous array.
+        unpacked = np.take(packed, triangle(n_features).unpack, axis=1)
+        return unpacked.reshape(-1, n_features, n_features)
+    unpacked = np.empty((packed.shape[0], n_features, n_features))
+    offset = 0
+    for i in range(n_features):
+        unpacked[:, i, i:] = packed[:, offset : offset + n_features - i]
+        offset += n_features - i
+    # The lower triangle by transposed blocks: each copy reads a slab that stays in cache.
+    for start in range(0, n_features, _MIRROR_BLOCK):
+        stop = min(start + _MIRROR_BLOCK, n_features)
+        unpacked[:, start:stop, :start] = np.swapaxes(unpacked[:, :start, start:stop], 1, 2)
+        for i in range(start, stop):
+            unpacked[:, i + 1 : stop, i] = unpacked[:, i, i + 1 : stop]
+    return unpacked
 
 
-class FullCovariance(ExpandedFeatures):
+def diagonals(matrices: np.ndarray) -> np.ndarray:
+    """A writable view of the diagonals of a stack of matrices."""
+    return np.einsum("...ii->...i", matrices)
+
+
+class FullCovariance(ChunkKernels):
     """Each component k has a full ``(n_features, n_features)`` covariance.
 
     The precision factor ``P_k`` is upper triangular with ``P_k P_k^T = inv(Sigma_k)``
-    (scikit-learn's convention). The quadratic features are the products
-    ``x_i x_j (i <= j)`` of the centred rows (see :class:`ExpandedFeatures`):
-    about half the flops of whitening the chunk once per component, and no
-    n x K x D temporary. Rows are centred on the data mean first, so the
-    moments do not cancel for data far from the origin.
+    (scikit-learn's convention). Two chunk kernels, chosen by cost (see
+    :mod:`gaussmix.covariance._kernels`): the expanded features, whose quadratic
+    features are the products ``x_i x_j (i <= j)`` of the centred rows (about
+    half the flops of whitening the chunk once per component, but ``D(D+1)/2``
+    scratch per row), and the whitening of the chunk per component (``D``
+    scratch per row). Neither makes an n x K x D temporary. Rows are centred on
+    the data mean first, so the moments do not cancel for data far from the
+    origin.
     """
 
     name = "full"
     shared_covariance = False
+    kernels = (ExpandedFeatureKernel(), WhiteningKernel())
+
+    def check_n_features(self, n_features):
+        """A full covariance fits any number of features."""
 
     def covariance_shape(self, n_components, n_features):
         return (n_components, n_features, n_features)
@@ -90,15 +122,17 @@ class FullCovariance(ExpandedFeatures):
         n_components, n_features, _ = covariances.shape
         factors, singular = _lower_choleskys(covariances)
         _, trtri = _lapack(factors.dtype)
-        precisions_chol = np.empty_like(covariances)
+        # The factors become the precision factors block by block, in place: at
+        # thousands of features a second stack would be as large as the parameters.
         for k in range(n_components):
             if singular[k]:
-                precisions_chol[k] = identity(n_features)
+                factors[k] = identity(n_features)
             else:
                 # factors[k].T is U = L' (Fortran-ordered, inverted in place):
-                # inv(U) = inv(L)' is the precision's upper factor.
-                precisions_chol[k] = trtri(factors[k].T, lower=0, overwrite_c=1)[0]
-        return precisions_chol, singular
+                # inv(U) = inv(L)' is the precision's upper factor, stored C-ordered
+                # (NumPy copies through a temporary where the two overlap).
+                factors[k] = trtri(factors[k].T, lower=0, overwrite_c=1)[0]
+        return factors.astype(covariances.dtype, copy=False), singular
 
     def precisions_cholesky_from_precisions(self, precisions):
         # P P^T = Lambda with P upper triangular: Cholesky of the reversed matrix, reversed.
@@ -125,6 +159,9 @@ class FullCovariance(ExpandedFeatures):
     def n_quadratic(self, n_features):
         return n_features * (n_features + 1) // 2
 
+    def quadratic_calls(self, n_features):
+        return n_features
+
     def fill_quadratic(self, XcT, out):
         n_features = XcT.shape[0]
         offset = 0
@@ -147,20 +184,23 @@ class FullCovariance(ExpandedFeatures):
 
     def m_step(self, nk, first, second, reg_covar, previous=None):
         n_features = first.shape[1]
-        scatter = _unpack(second, n_features)
+        # In place and component by component: at thousands of features each
+        # temporary stack is as large as the parameters.
+        covariances = _unpack(second, n_features)
         means = first / nk[:, None]
-        covariances = scatter / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-        diagonal = triangle(n_features).diagonal
-        covariances[:, diagonal, diagonal] += reg_covar
+        covariances /= nk[:, None, None]
+        for covariance, mean in zip(covariances, means):
+            covariance -= np.multiply.outer(mean, mean)
+        diagonals(covariances)[...] += reg_covar
         return means, covariances
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """``W_k + n_k * reg_covar * I``, shape (n_components, n_features, n_features)."""
         n_features = means.shape[1]
         scatters = _unpack(second, n_features)
-        scatters -= nk[:, None, None] * means[:, :, None] * means[:, None, :]
-        diagonal = triangle(n_features).diagonal
-        scatters[:, diagonal, diagonal] += nk[:, None] * reg_covar
+        for scatter, count, mean in zip(scatters, nk, means):
+            scatter -= np.multiply.outer(count * mean, mean)
+        diagonals(scatters)[...] += nk[:, None] * reg_covar
         return scatters
 
     def covariances_from_scatter(self, counts, scatters):

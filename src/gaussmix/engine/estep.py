@@ -120,10 +120,12 @@ def chunk_statistics(
     else:
         total_weight = float(sample_weight.sum(dtype=np.float64))
     nk, first, second = model.moments(XcT, resp, sample_weight, prepared, work)
+    # No copy of statistics already in float64: at thousands of features `second`
+    # holds millions of entries per chunk.
     return SufficientStatistics(
         total_weight=total_weight,
         log_likelihood=log_likelihood,
-        nk=nk.astype(np.float64),
-        first=first.astype(np.float64),
-        second=second.astype(np.float64),
+        nk=np.asarray(nk, dtype=np.float64),
+        first=np.asarray(first, dtype=np.float64),
+        second=np.asarray(second, dtype=np.float64),
     )
