@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from itertools import combinations
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from gaussmix import GaussianMixture
-from gaussmix.starts.assignment import initial_assignment
+from gaussmix.datasets import load_faithful
+from gaussmix.starts.assignment import hc_assignments, initial_assignment
 from gaussmix.starts.hierarchical import (
     cut_tree,
     default_model,
@@ -41,7 +43,14 @@ def _brute_force_term(points, masses, model, alpha):
 
 
 def _brute_force_merges(Z, model, weights=None):
-    """Every step: the criterion of every pair of current clusters from scratch."""
+    """Every step: the criterion of every pair of current clusters from scratch.
+
+    Ties follow mclust's Fortran as its source reads: clusters sit in slots, pairs
+    are scanned column by column (slot j, then slot i < j) and the last least cost
+    wins; the union takes slot i and the last slot's cluster moves to slot j.
+    Costs computed from scratch round differently for clusters that are copies
+    of each other, so costs within 1e-9 of the least count as tied here.
+    """
     n_rows, n_features = Z.shape
     masses = np.ones(n_rows) if weights is None else weights / np.mean(weights)
     centred = Z - masses @ Z / masses.sum()
@@ -52,16 +61,20 @@ def _brute_force_merges(Z, model, weights=None):
     def term(rows):
         return _brute_force_term(Z[rows], masses[rows], model, alpha)
 
-    clusters = {row: [row] for row in range(n_rows)}
+    slots = [[row] for row in range(n_rows)]
     steps = []
-    while len(clusters) > 1:
+    while len(slots) > 1:
         costs = {
-            (a, b): term(clusters[a] + clusters[b]) - term(clusters[a]) - term(clusters[b])
-            for a, b in combinations(sorted(clusters), 2)
+            (i, j): term(slots[i] + slots[j]) - term(slots[i]) - term(slots[j])
+            for j in range(len(slots))
+            for i in range(j)
         }
-        a, b = min(costs, key=costs.get)
-        steps.append(((a, b), costs[(a, b)]))
-        clusters[a] += clusters.pop(b)
+        least = min(costs.values())
+        i, j = max(pair[::-1] for pair, cost in costs.items() if cost <= least + 1e-9)[::-1]
+        steps.append((tuple(sorted((min(slots[i]), min(slots[j])))), costs[(i, j)]))
+        slots[i] = slots[i] + slots[j]
+        slots[j] = slots[-1]
+        slots.pop()
     return steps
 
 
@@ -77,11 +90,15 @@ def _brute_force_merges(Z, model, weights=None):
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_merges_match_brute_force(model, n_rows, n_features, weighted, seed):
+@pytest.mark.parametrize("duplicated", [False, True])
+def test_merges_match_brute_force(model, n_rows, n_features, weighted, seed, duplicated):
     rng = np.random.default_rng(seed)
     # Two loose groups of different shapes, so that merges mix small and large clusters.
     Z = rng.normal(size=(n_rows, n_features)) * rng.uniform(0.3, 2.0, size=n_features)
     Z[: n_rows // 2] += 3.0
+    if duplicated:
+        # Rows drawn with replacement: copies tie with each other all along the tree.
+        Z = Z[rng.choice(n_rows, size=n_rows)]
     weights = rng.uniform(0.3, 3.0, size=n_rows) if weighted else None
 
     tree = merge_tree(Z, model, sample_weight=weights)
@@ -161,12 +178,50 @@ def test_tree_is_deterministic():
     np.testing.assert_array_equal(first.costs, second.costs)
 
 
-def test_ties_go_to_the_first_pair():
-    # Four corners of a square: every side is a tie; the first pair (0, 1) goes first.
-    Z = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    tree = merge_tree(Z, "EII")
-    assert tuple(tree.merges[0]) == (0, 1)
-    assert tuple(tree.merges[1]) == (2, 3)
+# ------------------------------------------------------------- R mclust's trees
+MCLUST_HC = json.loads((Path(__file__).parents[1] / "fixtures" / "mclust_hc.json").read_text())
+
+
+def _fixture_data(name):
+    if name == "faithful":
+        return load_faithful()[0]
+    if name == "acidity":
+        return np.array(MCLUST_HC["acidity"])[:, None]
+    return np.array(MCLUST_HC["trees"][name]["data"], dtype=np.float64)
+
+
+@pytest.mark.parametrize("name", sorted(MCLUST_HC["trees"]))
+def test_trees_are_mclusts(name):
+    # mclust's hc() on data where ties decide the tree: duplicated rows (Old
+    # Faithful's 16 among them) and sides of a square; every merge, in order, and
+    # hclass()'s partitions, numbered as mclust numbers them.
+    case = MCLUST_HC["trees"][name]
+    data = case["data"]
+    X = _fixture_data(data) if isinstance(data, str) else np.array(data, dtype=np.float64)
+    Z = svd_transform(X) if case["use"] == "SVD" else X
+    tree = merge_tree(Z, case["model"])
+    np.testing.assert_array_equal(tree.merges, np.array(case["merges"]) - 1)
+    for n_clusters, partition in case["partitions"].items():
+        np.testing.assert_array_equal(cut_tree(tree.merges, len(X), int(n_clusters)) + 1, partition)
+
+
+def test_the_start_is_mclusts_on_faithful():
+    # What GaussianMixtureIC starts every candidate of Old Faithful from.
+    partitions = MCLUST_HC["trees"]["faithful"]["partitions"]
+    starts = hc_assignments(load_faithful()[0], range(1, 10), np.random.RandomState(0))
+    for n_clusters, partition in partitions.items():
+        np.testing.assert_array_equal(starts[int(n_clusters)] + 1, partition)
+
+
+def test_duplicated_rows_stay_equal_after_the_transformation():
+    # Ties between copies of rows need the copies to stay exactly equal, wherever
+    # they sit in the data (a matrix product may round rows by their place).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 7)) @ rng.normal(size=(7, 7)) + 100.0
+    copies = rng.integers(0, 1000, size=300)
+    X = np.vstack([X, X[copies]])
+    Z = svd_transform(X)
+    np.testing.assert_array_equal(Z[1000:], Z[copies])
 
 
 def test_small_data_start_ignores_random_state():

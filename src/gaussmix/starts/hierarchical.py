@@ -30,9 +30,29 @@ and ``p`` columns. The cost of merging ``C_i`` and ``C_j`` is
     the increase of the total within-cluster sum of squares,
     ``n_i n_j / (n_i + n_j) |mean_i - mean_j|^2``.
 
-Ties go to the pair ``(i, j)``, ``i < j``, that comes first in lexicographic order,
-where clusters are named by their smallest row index (mclust's ``hcPairs``
-naming). The whole computation is deterministic.
+Ties
+----
+Pairs of equal cost are resolved as mclust's Fortran resolves them (``hcvvv``,
+``hceii`` and ``hc1v`` of mclust 6 alike), because ties decide the tree wherever
+rows are duplicated: any two pairs of duplicated rows tie (Old Faithful has 16),
+and whichever merges first draws its neighbours. mclust keeps the live clusters in
+slots ``1 .. g``, scans the pair costs column by column (``j = 2 .. g``, and
+``i = 1 .. j - 1`` within a column) keeping the *last* pair of least cost (its
+test is ``<=``), puts the merged cluster in slot ``i`` and moves the cluster of
+the last slot into slot ``j``. :func:`merge_tree` keeps the same slots, so a tie
+goes to the pair of largest ``j``, then largest ``i``, in mclust's numbering of
+that moment: on the rows (0, 0), (0, 0), (3, 1), (5, 5), (5, 5), (1, 4) rows 4
+and 5 merge first, not 1 and 2. This gives mclust's tree whenever the tied costs
+are equal in both programs' arithmetic, as for exact copies of rows (which
+:func:`svd_transform` keeps exactly equal). Costs equal only in exact arithmetic,
+such as those of different pairs of points of an integer grid at the same
+distance, are rounded differently by each program (mclust also works from its
+own SVD), so either pair may come first there. Apart from ties, mclust's
+incremental updates sometimes misstate the cost of merging two clusters of
+several rows (its tree then differs from the one ``hcVVV`` builds afresh from that
+partition); gaussmix computes every cost from the clusters' statistics. Clusters
+are named by their smallest row index (mclust's ``hcPairs`` naming). The whole
+computation is deterministic.
 
 Data transformation (mclust's default ``hcUse="SVD"``, Scrucca & Raftery 2016):
 the columns are centred and divided by their standard deviation (``n - 1``
@@ -40,7 +60,10 @@ denominator, as R's ``scale``); constant columns are dropped (mclust drops the
 columns that scaling makes non-finite); then, with the thin SVD ``Xs = U D V^T``,
 the rows are ``Xs V D^{-1/2}`` (scaled, not whitened: ``D^{-1/2}``, not ``D^{-1}``).
 Singular values below ``max(N, p) * eps * d_max`` are dropped as well, where mclust
-would divide by zero.
+divides by (nearly) zero. With ``N <= p`` the centred data always has such a
+direction, and mclust's coordinate along it is rounding noise blown up by that
+division, which then dominates its EII distances: its trees there are not
+reproducible, ours leave the direction out.
 
 Sample weights: a row of weight ``w`` enters the merges as a cluster of mass
 ``w`` and scatter zero (as ``w`` coincident rows already merged); the counts ``n``
@@ -51,12 +74,14 @@ matter. Uniform weights give exactly the unweighted tree. Weights must be
 positive: :func:`gaussmix.starts.assignment.hc_assignment` leaves rows of weight zero out.
 
 Cost: the pair costs are held in an ``N x N`` matrix (32 MB at ``N = 2000``), with
-each row's best partner kept up to date, so a merge costs ``O(N p^3)`` at most;
+each slot's best partner among the slots before it kept up to date, so a merge
+costs ``O(N p^3)`` at most;
 :func:`gaussmix.starts.assignment.hc_assignment` clusters at most ``SUBSET_SIZE`` rows.
 
 Model choice as mclust's ``mclustBIC``: ``'VVV'``, or ``'EII'`` when there are no
-more rows than features; for one feature ``'V'`` (mclust itself starts univariate
-fits from quantile classes, ``qclass``, instead of a tree).
+more rows than features; for one feature :func:`hc_labels` uses ``'V'`` (mclust's
+``hcV``), but the ``'hc'`` start does not build a tree there: as ``mclustBIC`` it
+takes quantile classes (:func:`gaussmix.starts.assignment.quantile_classes`).
 """
 
 from __future__ import annotations
@@ -150,15 +175,23 @@ def svd_transform(X, sample_weight=None) -> np.ndarray:
         np.sqrt(weights)[:, None] * standardised, full_matrices=False
     )
     kept = singular_values > singular_values[0] * max(standardised.shape) * _EPS
-    return (standardised @ vt[kept].T) / np.sqrt(singular_values[kept])
+    # Column by column rather than one matrix product: BLAS may round a row
+    # differently by its place in a block, and duplicated rows must stay equal
+    # (their merges tie, and ties decide the tree).
+    basis = vt[kept] / np.sqrt(singular_values[kept])[:, None]
+    projected = np.zeros((n_samples, basis.shape[0]))
+    for column, coefficients in zip(standardised.T, basis.T):
+        projected += column[:, None] * coefficients
+    return projected
 
 
 # ----------------------------------------------------------------------------- criteria
 class _Clusters:
     """Sizes, masses, means, scatters and criterion terms of the clusters, by slot.
 
-    A cluster lives in the slot of its smallest row index. Its size (rows) and
-    mass (summed weights) differ only for weighted data.
+    The live clusters fill slots ``0 .. n_active - 1`` (mclust's layout, see
+    :func:`merge_tree`). A cluster's size (rows) and mass (summed weights) differ
+    only for weighted data.
     """
 
     def __init__(self, Z, masses, model):
@@ -222,6 +255,12 @@ class _Clusters:
         self.mass[i] = mass
         self.term[i] = self.terms(np.array([mass]), self.trace[i : i + 1], np.array([det]))[0]
 
+    def move(self, source, target):
+        """Put the cluster of slot ``source`` in slot ``target``."""
+        for values in (self.size, self.mass, self.mean, self.trace, self.term, self.scatter):
+            if values is not None:
+                values[target] = values[source]
+
     def singleton_pair_costs(self):
         """The cost of every pair of rows, shape (n_rows, n_rows) (both triangles)."""
         mass = self.mass[:, None] + self.mass[None, :]
@@ -238,8 +277,27 @@ class _Clusters:
 
 
 # ------------------------------------------------------------------------------ merging
+def _last_minima(pair_cost, columns):
+    """For each slot ``j`` of ``columns``: the last slot ``i < j`` of least cost, and the cost.
+
+    "Last" is mclust's rule for ties (the largest ``i``); slot 0, which has no
+    ``i < j``, gets cost ``inf``.
+    """
+    rows = np.zeros(len(columns), dtype=np.intp)
+    costs = np.full(len(columns), np.inf)
+    for k, column in enumerate(columns):
+        if column > 0:
+            # argmin gives the first minimum: search the column backwards.
+            rows[k] = column - 1 - np.argmin(pair_cost[column, column - 1 :: -1])
+            costs[k] = pair_cost[column, rows[k]]
+    return rows, costs
+
+
 def merge_tree(Z, model="VVV", sample_weight=None, n_clusters=1) -> MergeTree:
     """Merge the rows of ``Z`` greedily under ``model`` until ``n_clusters`` remain.
+
+    Ties between pairs of equal cost are resolved as mclust's Fortran does
+    (module docstring, "Ties").
 
     Parameters
     ----------
@@ -275,52 +333,64 @@ def merge_tree(Z, model="VVV", sample_weight=None, n_clusters=1) -> MergeTree:
     if n_merges == 0:
         return MergeTree(merges, costs)
 
-    # Pair costs in the upper triangle (row i < column j); +inf elsewhere and for
-    # merged-away clusters, so that a row's argmin is its best partner j > i.
+    # mclust's layout: the live clusters fill slots 0 .. n_active - 1, a merged
+    # pair (i, j), i < j, goes to slot i and the cluster of the last slot moves
+    # into slot j. pair_cost holds both triangles by slot; entries of slots at or
+    # past n_active are stale and never read. Column j's best is its last
+    # minimum over the slots i < j, so the pair mclust picks is the last minimum
+    # of the column bests.
     pair_cost = clusters.singleton_pair_costs()
-    pair_cost[np.tril(np.ones((n_rows, n_rows), dtype=bool))] = np.inf
-    best_partner = np.argmin(pair_cost, axis=1)
-    best_cost = pair_cost[np.arange(n_rows), best_partner]
-    active = np.ones(n_rows, dtype=bool)
-
-    def refresh(rows):
-        best_partner[rows] = np.argmin(pair_cost[rows], axis=1)
-        best_cost[rows] = pair_cost[rows, best_partner[rows]]
+    np.fill_diagonal(pair_cost, np.inf)
+    name = np.arange(n_rows)  # each slot's cluster by its smallest row index
+    best_row, best_cost = _last_minima(pair_cost, range(n_rows))
+    n_active = n_rows
 
     for step in range(n_merges):
-        # First minimum: the smallest i, and (argmin per row) the smallest j.
-        i = int(np.argmin(best_cost))
-        j = int(best_partner[i])
-        merges[step] = i, j
-        costs[step] = best_cost[i]
+        j = n_active - 1 - int(np.argmin(best_cost[n_active - 1 :: -1]))
+        i = int(best_row[j])
+        merges[step] = sorted((name[i], name[j]))
+        costs[step] = best_cost[j]
 
         clusters.merge(i, j)
-        active[j] = False
-        pair_cost[j, :] = np.inf
-        pair_cost[:, j] = np.inf
-        best_cost[j] = np.inf
-        others = np.flatnonzero(active)
-        others = others[others != i]
-        if others.size == 0:
+        name[i] = min(name[i], name[j])
+        last = n_active - 1
+        n_active -= 1
+        moved = j != last
+        if moved:
+            clusters.move(last, j)
+            name[j] = name[last]
+            pair_cost[j, :n_active] = pair_cost[last, :n_active]
+            pair_cost[:n_active, j] = pair_cost[:n_active, last]
+            pair_cost[j, j] = np.inf
+        best_cost[last] = np.inf
+        if n_active == 1:
             continue
-        new_costs = clusters.merge_costs(i, others)
-        before = others < i
-        pair_cost[others[before], i] = new_costs[before]
-        pair_cost[i, others[~before]] = new_costs[~before]
+        others = np.arange(n_active)
+        others = others[others != i]
+        new_costs = np.full(n_active, np.inf)
+        new_costs[others] = clusters.merge_costs(i, others)
+        pair_cost[i, :n_active] = new_costs
+        pair_cost[:n_active, i] = new_costs
 
-        # Rows whose best partner was i or j lost it: search them again, with row i.
-        # The other rows above i compare their best with their new cost against i;
-        # rows between i and j only lost column j, rows after j are untouched.
-        stale = others[(best_partner[others] == i) | (best_partner[others] == j)]
-        refresh(np.append(stale, i))
-        above = others[before]
-        above = above[(best_partner[above] != i) & (best_partner[above] != j)]
-        candidate = pair_cost[above, i]
-        better = (candidate < best_cost[above]) | (
-            (candidate == best_cost[above]) & (i < best_partner[above])
-        )
-        best_partner[above[better]] = i
-        best_cost[above[better]] = candidate[better]
+        # Columns after i changed in row i, and those after j (when the last
+        # cluster moved there) in row j: a column whose best was row i or j is
+        # searched again, the others compare their best with the new entries.
+        later = np.arange(i + 1, n_active)
+        if moved:
+            later = later[later != j]
+        lost = best_row[later] == i
+        if moved:
+            lost |= best_row[later] == j
+        kept = later[~lost]
+        for row, columns in ((i, kept), (j, kept[kept > j] if moved else kept[:0])):
+            candidate = pair_cost[row, columns]
+            better = (candidate < best_cost[columns]) | (
+                (candidate == best_cost[columns]) & (row > best_row[columns])
+            )
+            best_row[columns[better]] = row
+            best_cost[columns[better]] = candidate[better]
+        search = np.concatenate(([i, j] if moved else [i], later[lost]))
+        best_row[search], best_cost[search] = _last_minima(pair_cost, search)
     return MergeTree(merges, costs)
 
 
