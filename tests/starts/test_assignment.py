@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from gaussmix import GaussianMixture
 from gaussmix.starts.assignment import (
     Assignment,
     hc_assignments,
     initial_assignment,
+    quantile_classes,
     same_partition,
 )
 from helpers import INIT_PARAMS
@@ -152,3 +156,107 @@ def test_same_partition_ignores_the_names_of_the_labels():
     assert not same_partition(Assignment(seeds, None), Assignment(other, None))
     resp = np.full((50, 2), 0.5)
     assert not same_partition(Assignment(None, resp), Assignment(None, resp))
+
+
+# ------------------------------------------------- one feature: mclust's quantile classes
+MCLUST_HC = json.loads((Path(__file__).parents[1] / "fixtures" / "mclust_hc.json").read_text())
+ACIDITY = np.array(MCLUST_HC["acidity"])
+
+
+def _qclass_case(name):
+    case = MCLUST_HC["qclass"][name]
+    x = ACIDITY if case["data"] == "acidity" else np.array(case["data"], dtype=np.float64)
+    weights = np.array(case["weights"], dtype=np.float64) if "weights" in case else None
+    return x, weights, case["labels"]
+
+
+@pytest.mark.parametrize("name", sorted(MCLUST_HC["qclass"]))
+def test_quantile_classes_are_mclusts_qclass(name):
+    # R's qclass(x, k), k = 1..9: mclust's class 0 (no class) is our -1. The cases
+    # cover heavy repeats (a long search over quantile grids, empty classes), the
+    # widening by sd * sqrt(eps) that rounds away at 1e10 (the largest values in no
+    # class), and integer weights against R on the values repeated.
+    x, weights, labels = _qclass_case(name)
+    for n_classes, expected in labels.items():
+        np.testing.assert_array_equal(quantile_classes(x, int(n_classes), weights) + 1, expected)
+
+
+def test_one_feature_hc_start_is_qclass_as_in_mclustbic():
+    labels = hc_assignments(ACIDITY[:, None], range(1, 10), np.random.RandomState(0))
+    np.testing.assert_array_equal(labels[1], np.zeros(ACIDITY.size))  # mvn on all rows
+    for n_classes, expected in MCLUST_HC["qclass"]["acidity"]["labels"].items():
+        if n_classes != "1":
+            np.testing.assert_array_equal(labels[int(n_classes)] + 1, expected)
+    alone = initial_assignment(ACIDITY[:, None], 3, "hc", np.random.RandomState(0))
+    np.testing.assert_array_equal(alone.labels, labels[3])
+
+
+def test_one_feature_weights_are_relative_and_zero_weights_left_out():
+    # The start sees the weights rescaled to mean one (repeats summing to the rows).
+    x, weights, _ = _qclass_case("weighted")
+    X = x[:, None]
+    expected = quantile_classes(x, 4, weights / weights.mean())
+    for scale in (1.0, 0.01, 7.0):
+        np.testing.assert_array_equal(hc_assignments(X, [4], None, scale * weights)[4], expected)
+    np.testing.assert_array_equal(
+        hc_assignments(X, [4], None, np.full(x.size, 2.5))[4], quantile_classes(x, 4)
+    )
+    weights[::3] = 0.0
+    labels = hc_assignments(X, [4], None, weights)[4]
+    kept = weights > 0
+    assert np.all(labels[~kept] == -1)
+    kept_weights = weights[kept] / weights[kept].mean()
+    np.testing.assert_array_equal(labels[kept], quantile_classes(x[kept], 4, kept_weights))
+
+
+def test_one_feature_large_data_takes_qclass_of_a_subset(monkeypatch):
+    monkeypatch.setattr("gaussmix.starts.assignment.SUBSET_SIZE", 60)
+    x = np.random.default_rng(0).gamma(2.0, size=150)
+    labels = hc_assignments(x[:, None], [3], np.random.RandomState(7))[3]
+    drawn = labels >= 0
+    assert np.count_nonzero(drawn) == 60
+    np.testing.assert_array_equal(labels[drawn], quantile_classes(x[drawn], 3))
+
+
+def test_quantile_classes_of_one_value_put_every_row_in_the_first_class():
+    # mclust's qclass never returns here (no grid of quantiles has two values).
+    np.testing.assert_array_equal(quantile_classes(np.full(10, 3.0), 4), np.zeros(10))
+    with pytest.raises(ValueError, match="at least 1"):
+        quantile_classes(np.arange(5.0), 0)
+    with pytest.raises(ValueError, match="positive weight"):
+        quantile_classes(np.arange(5.0), 2, np.r_[0.0, np.ones(4)])
+
+
+def _acidity_fit(n_components, covariance_type, tol):
+    X = ACIDITY[:, None]
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        init_params="hc",
+        tol=tol,
+        max_iter=20_000,
+        reg_covar=0.0,
+    )
+    return model.fit(X), X
+
+
+def test_acidity_e2_reaches_mclusts_bic():
+    # Issue 14: from a tree this fit ended at BIC -471.745; mclust's Mclust gives -392.072.
+    model, X = _acidity_fit(2, "E", 1e-8)
+    mclust_bic = MCLUST_HC["acidity_bic"]["default"]["E"][1]
+    assert -model.bic(X) == pytest.approx(mclust_bic, abs=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", ["E", "V"])
+def test_acidity_bic_table_is_mclusts_from_the_same_start(covariance_type):
+    # Both run to convergence (mclust with emControl(tol = 1e-10)) from the same
+    # quantile classes: every cell agrees. Where mclust gives NA, its EM hit a
+    # singular variance, and ours ends in the same place: a component on one
+    # repeated value, its variance at rounding level.
+    table = MCLUST_HC["acidity_bic"]["tight"][covariance_type]
+    for n_components, mclust_bic in enumerate(table, start=1):
+        model, X = _acidity_fit(n_components, covariance_type, 1e-10)
+        if mclust_bic is None:
+            assert np.ravel(model.covariances_).min() < 1e-12 * X.var()
+        else:
+            assert -model.bic(X) == pytest.approx(mclust_bic, abs=1e-3), n_components

@@ -144,7 +144,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         How the initial responsibilities are drawn. ``'hc'`` is mclust's start:
         model-based hierarchical clustering (deterministic; on a random subset of
-        2000 rows for larger data), see :mod:`gaussmix.starts.hierarchical`.
+        2000 rows for larger data), see :mod:`gaussmix.starts.hierarchical`; on
+        one feature, as mclust's ``mclustBIC``, quantile classes instead of a tree
+        (:func:`gaussmix.starts.assignment.quantile_classes`, mclust's ``qclass``).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; drawn by ``init_params`` when None.
     means_init : array-like of shape (n_components, n_features), default=None

@@ -1,8 +1,10 @@
-"""Initial assignments of rows to components (k-means, k-means++, random, hierarchical).
+"""Initial assignments of rows to components (k-means, k-means++, random, mclust's).
 
 The scikit-learn methods draw from ``random_state`` in the same order as
 scikit-learn's ``GaussianMixture`` so that the same seed gives the same start. All
 honour ``sample_weight`` (a row of weight zero is never chosen as a seed).
+``'hc'`` is mclust's start: the hierarchical tree of :mod:`.hierarchical`, or for
+one feature the quantile classes of :func:`quantile_classes`.
 """
 
 from __future__ import annotations
@@ -90,14 +92,19 @@ def initial_assignment(X, n_components, init_params, random_state, sample_weight
 def hc_assignment(X, n_components, random_state, sample_weight=None):
     """mclust's start: model-based hierarchical clustering cut at ``n_components``.
 
-    See :mod:`gaussmix.starts.hierarchical` for the criterion and the data transformation. As
-    mclust's ``mclustBIC``, when more than ``SUBSET_SIZE`` (2000) rows have a
-    positive weight, the tree is built on ``SUBSET_SIZE`` of them drawn without
-    replacement from ``random_state`` (sorted, so ties still go by row order); only
-    those rows are labelled (the others get ``-1``), so the first M-step uses the
-    subset alone and the first E-step then covers every row, which is mclust's
-    ``mstep`` on the subset followed by ``estep`` on all data. Below that size
-    ``random_state`` is not used and the start is the same for every seed.
+    As mclust's ``mclustBIC``: data with two or more features is cut from the tree
+    of :mod:`gaussmix.starts.hierarchical` (criterion, data transformation, ties);
+    one-feature data is split into the quantile classes of
+    :func:`quantile_classes` (mclust's ``qclass``), as ``mclustBIC`` does for
+    ``d = 1``. When more than ``SUBSET_SIZE`` (2000) rows have a positive weight,
+    either is computed on ``SUBSET_SIZE`` of them drawn without replacement from
+    ``random_state`` (sorted, so that the tree's ties keep their order; mclust
+    subsets one-feature data too, which also bounds the cost of ``qclass``'s
+    search on heavily repeated values); only those rows are labelled (the others
+    get ``-1``), so the first M-step uses the subset alone and the first E-step
+    then covers every row, which is mclust's ``mstep`` on the subset followed by
+    ``estep`` on all data. Below that size ``random_state`` is not used and the
+    start is the same for every seed.
 
     Parameters
     ----------
@@ -105,13 +112,17 @@ def hc_assignment(X, n_components, random_state, sample_weight=None):
     n_components : int
     random_state : numpy.random.RandomState
     sample_weight : ndarray of shape (n_samples,) or None
-        Rows of weight zero are left out of the tree (label ``-1``); the others
-        enter the merges with their weights as masses (see :mod:`gaussmix.starts.hierarchical`).
+        Rows of weight zero are left out (label ``-1``); the others enter the
+        merges with their weights as masses (see
+        :mod:`gaussmix.starts.hierarchical`), or the quantiles as weighted rows
+        (see :func:`quantile_classes`). mclust has no weights.
 
     Returns
     -------
     ndarray of shape (n_samples,)
-        Component of each row, ``-1`` for rows outside the tree.
+        Component of each row, ``-1`` for rows outside the tree or the subset
+        (and, as in mclust, for one-feature rows that no quantile class covers,
+        see :func:`quantile_classes`).
     """
     return hc_assignments(X, [n_components], random_state, sample_weight)[n_components]
 
@@ -122,7 +133,9 @@ def hc_assignments(X, counts, random_state, sample_weight=None) -> dict:
     The greedy merges do not depend on where they stop, so the partition into ``k``
     clusters is the first ``n - k`` merges of one tree: building it once and cutting
     it at every ``k`` gives exactly what :func:`hc_assignment` gives for each ``k``
-    alone (with the same subset of rows, drawn once), at the cost of one tree.
+    alone (with the same subset of rows, drawn once), at the cost of one tree. One
+    feature takes no tree: each ``k`` gets its quantile classes, and ``k = 1`` every
+    row (mclustBIC fits one component to all rows without ``qclass``).
 
     Parameters
     ----------
@@ -145,20 +158,223 @@ def hc_assignments(X, counts, random_state, sample_weight=None) -> dict:
     weights = None if sample_weight is None else sample_weight[rows]
     subset = np.asarray(X[rows], dtype=np.float64)
     n_rows = rows.size
+    one_feature = subset.shape[1] == 1
     tree = None
-    if n_rows > 1 and counts[0] < n_rows:
+    if not one_feature and n_rows > 1 and counts[0] < n_rows:
         model = default_model(n_rows, subset.shape[1])
         Z = svd_transform(subset, weights)
         tree = merge_tree(Z, model, weights, counts[0])
     labels_by_count = {}
     for k in counts:
         labels = np.full(n_samples, -1, dtype=np.intp)
-        if tree is None or k >= n_rows:
+        if k >= n_rows:
             labels[rows] = np.arange(n_rows, dtype=np.intp)
+        elif one_feature and k == 1:
+            labels[rows] = 0
+        elif one_feature:
+            labels[rows] = quantile_classes(subset[:, 0], k, _unit_mean(weights))
         else:
             labels[rows] = cut_tree(tree.merges, n_rows, k)
         labels_by_count[k] = labels
     return labels_by_count
+
+
+def _unit_mean(weights):
+    # Only relative weights matter: the quantiles see them as rows of mean weight one.
+    if weights is None or np.all(weights == weights[0]):
+        return None
+    return weights / weights.mean()
+
+
+_QCLASS_WIDENING = np.sqrt(np.finfo(np.float64).eps)  # R's sqrt(.Machine$double.eps)
+
+
+def quantile_classes(x, n_classes, sample_weight=None) -> np.ndarray:
+    """mclust's ``qclass``: classes between quantiles of one feature.
+
+    R mclust's ``mclustBIC`` starts one-feature fits from these classes rather
+    than from a tree. Exactly as mclust 6's ``qclass``: for ``m = n_classes + 1,
+    n_classes + 2, ...`` the type-7 quantiles (R's default, linear
+    interpolation between order statistics) at ``m`` equally spaced
+    probabilities from 0 to 1 are taken, repeated values once, until there are at
+    least ``n_classes + 1`` of them; if there are more, the lower end of each of
+    the narrowest gaps between consecutive quantiles is dropped (the narrowest
+    first, ties to the first gap) until ``n_classes + 1`` remain. The outer two
+    are then widened to ``min(x) - eps`` and ``max(x) + eps``, ``eps =
+    sd(x) sqrt(machine epsilon)``, and class ``c`` holds ``q_c <= x < q_{c+1}``.
+
+    With repeated values a class can be empty (its bounds fall between two
+    neighbouring values; mclust then gives every row a responsibility of about
+    1e-8 for it, gaussmix's EM re-seeds the empty component), and when ``eps`` is
+    below half the spacing of floats at ``max(x)`` the largest values fall in no
+    class (label ``-1``, as mclust's class 0).
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,)
+    n_classes : int
+        At least 1.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Positive weights, taken as numbers of repeats of each value: the
+        quantiles, the standard deviation and the number of values (the sum of
+        the weights) are those of the data with each value repeated that many
+        times, so integer weights give exactly the classes of repeated rows.
+        mclust has no weights; :func:`hc_assignments` passes weights of mean one.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Labels ``0 .. n_classes - 1``, numbered from the smallest values up;
+        ``-1`` for values in no class. With fewer than two distinct values
+        (where mclust's ``qclass`` never returns) every row is in class 0.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be at least 1, got {n_classes}.")
+    order = np.argsort(x, kind="stable")
+    values = x[order]
+    if values[0] == values[-1]:
+        return np.zeros(x.size, dtype=np.intp)
+    if sample_weight is None:
+        repeats = np.arange(1.0, x.size + 1.0)
+        spread = np.std(x, ddof=1)
+    else:
+        weights = np.asarray(sample_weight, dtype=np.float64).ravel()
+        if weights.shape != x.shape or not np.all(weights > 0):
+            raise ValueError(
+                "quantile_classes needs one positive weight per value: leave values of "
+                "weight zero out."
+            )
+        repeats = np.cumsum(weights[order])
+        mean = weights @ x / repeats[-1]
+        spread = np.sqrt(weights @ (x - mean) ** 2 / (repeats[-1] - 1.0))
+    bounds = _enough_quantiles(_runs(values, repeats), repeats[-1], n_classes + 1)
+    if bounds.size > n_classes + 1:
+        gaps = np.diff(bounds)
+        dropped = np.argsort(gaps, kind="stable")[: bounds.size - n_classes - 1]
+        bounds = np.delete(bounds, dropped)
+    widening = spread * _QCLASS_WIDENING
+    bounds[0] = values[0] - widening
+    bounds[-1] = values[-1] + widening
+    labels = np.full(x.size, -1, dtype=np.intp)
+    for label in range(n_classes):
+        labels[(x >= bounds[label]) & (x < bounds[label + 1])] = label
+    return labels
+
+
+def _runs(values, repeats):
+    """The distinct ``values`` and the order statistics each one is.
+
+    ``values`` sorted, ``repeats`` their cumulative weights (``1, 2, ..., n``
+    without weights). The order statistic at position ``k = 1, 2, ...`` is the
+    first value whose cumulative weight reaches ``k`` (the last value beyond
+    them all). Returns the distinct values that are some order statistic, and the
+    first and last position of each (the last one's last is ``inf``).
+    """
+    last_of_run = np.flatnonzero(np.append(values[1:] != values[:-1], True))
+    first = np.floor(np.concatenate(([0.0], repeats[last_of_run[:-1]]))) + 1.0
+    last = np.floor(repeats[last_of_run])
+    last[-1] = np.inf
+    kept = first <= last  # a run of weights below one may hold no position
+    return values[last_of_run][kept], first[kept], last[kept]
+
+
+def _quantile_index(i, n_probabilities, total):
+    # R's type-7 index 1 + (n - 1) p at p = seq(0, 1, length = m)[i + 1], whose
+    # values are c(0, (1:(m - 2)) * (1 / (m - 1)), 1).
+    probabilities = np.where(i == n_probabilities - 1, 1.0, i * (1.0 / (n_probabilities - 1)))
+    return 1.0 + (total - 1.0) * probabilities
+
+
+def _first_index(threshold, n_probabilities, total, strict):
+    """The first ``i`` whose index is ``>= threshold`` (``>`` if strict), else ``m``.
+
+    Broadcasts ``threshold`` against ``n_probabilities`` (``m``).
+    """
+    # The index is a rounded linear function of i, so the exact answer is within
+    # a step or two of the inverted one; those candidates are evaluated exactly.
+    m = np.asarray(n_probabilities)
+    guess = np.floor((threshold - 1.0) * ((m - 1) / (total - 1.0)))
+    guess = np.clip(guess, -3, m + 3).astype(np.intp)[..., None]
+    candidates = guess + np.arange(-2, 4)
+    index = _quantile_index(np.clip(candidates, 0, m[..., None] - 1), m[..., None], total)
+    threshold = np.asarray(threshold)[..., None]
+    beyond = index > threshold if strict else index >= threshold
+    beyond &= (candidates >= 0) & (candidates < m[..., None])
+    first = np.take_along_axis(candidates, beyond.argmax(axis=-1)[..., None], axis=-1)[..., 0]
+    return np.where(beyond.any(axis=-1), first, m)
+
+
+def _quantile_positions(runs, total, n_probabilities):
+    """Where the probabilities fall among the runs of :func:`_runs`, for ``m`` of them.
+
+    Returns, for each run, the first probability whose quantile is the run's
+    value (``m`` if none), and for each pair of neighbouring runs the first
+    probability strictly between them and the first one past them.
+    """
+    _, first, last = runs
+    m = np.asarray(n_probabilities)
+    first_hit = _first_index(first, m, total, strict=False)
+    at_first = _quantile_index(np.minimum(first_hit, m - 1), m, total)
+    first_hit = np.where(at_first <= last, first_hit, m)
+    gap_start = _first_index(last[:-1], m, total, strict=True)
+    gap_end = _first_index(first[1:], m, total, strict=False)
+    return first_hit, gap_start, gap_end
+
+
+def _enough_quantiles(runs, total, n_wanted):
+    """``qclass``'s search: ``unique(quantile(x, seq(0, 1, length = m)))`` for the
+    first ``m = n_wanted, n_wanted + 1, ...`` that gives ``n_wanted`` values or more.
+
+    On heavily repeated values it may take thousands of ``m``, most of whose
+    probabilities land inside a run of equal values. So the runs are counted for
+    a batch of ``m`` at once: the number of runs reached plus the number of
+    probabilities between runs bounds the number of distinct quantiles from
+    above, and only an ``m`` whose bound is high enough is computed exactly.
+    """
+    # Batches grow from one m (usually all it takes) to about a million candidate
+    # indices at a time.
+    largest_batch = max(1, 150_000 // len(runs[0]))
+    batch, start = 1, n_wanted
+    while True:
+        m = np.arange(start, start + batch)[:, None]
+        first_hit, gap_start, gap_end = _quantile_positions(runs, total, m)
+        bound = (first_hit < m).sum(axis=1) + np.maximum(gap_end - gap_start, 0).sum(axis=1)
+        for n_probabilities in m[bound >= n_wanted, 0]:
+            quantiles = _distinct_quantiles(runs, total, int(n_probabilities))
+            if quantiles.size >= n_wanted:
+                return quantiles
+        start += batch
+        batch = min(2 * batch, largest_batch)
+
+
+def _distinct_quantiles(runs, total, n_probabilities):
+    """R's ``unique(quantile(x, seq(0, 1, length = n_probabilities)))``, type 7.
+
+    From the runs of equal order statistics (:func:`_runs`): a quantile is a
+    run's value where its index lies within the run, and R's interpolation
+    ``(1 - h) a + h b`` (the same float operations) where the index lies between
+    the last position of one run and the first of the next. Each distinct value
+    is kept once, in order of the first probability giving it, as R's ``unique``.
+    """
+    run_values, _, last = runs
+    first_hit, gap_start, gap_end = _quantile_positions(runs, total, n_probabilities)
+    hit = first_hit < n_probabilities
+    gap_count = np.maximum(gap_end - gap_start, 0)
+    run = np.repeat(np.arange(len(gap_count)), gap_count)
+    offset_in_gap = np.arange(run.size) - np.repeat(np.cumsum(gap_count) - gap_count, gap_count)
+    i = gap_start[run] + offset_in_gap
+    fraction = _quantile_index(i, n_probabilities, total) - last[run]
+    between = (1.0 - fraction) * run_values[run] + fraction * run_values[run + 1]
+    positions = np.concatenate((first_hit[hit], i))
+    quantiles = np.concatenate((run_values[hit], between))
+    return _first_occurrences(quantiles[np.argsort(positions, kind="stable")])
+
+
+def _first_occurrences(values):
+    # R's unique(): each value once, in order of first appearance.
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
 
 
 def same_partition(first: Assignment, second: Assignment) -> bool:
