@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import tracemalloc
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
+from gaussmix import GaussianMixture
 from gaussmix.backends import InMemoryBackend, default_n_threads
 from gaussmix.backends.memory import chunk_rows_for
 from gaussmix.covariance import COVARIANCE_MODELS
-from gaussmix.covariance._kernels import MAX_CHUNK_ROWS, SCRATCH_BUDGET
+from gaussmix.covariance._kernels import BLOCK, MAX_CHUNK_ROWS, SCRATCH_BUDGET
 from gaussmix.engine.params import MixtureParams
-from gaussmix.engine.passes import e_step_statistics, score_rows
+from gaussmix.engine.passes import e_step_statistics, score_rows, workspace_bytes_per_row
 from helpers import COVARIANCE_TYPES, mixture_log_prob, random_covariances, to_full
 
 N_ROWS, N_COMPONENTS, N_FEATURES = 3000, 3, 2
@@ -169,3 +174,48 @@ def test_overlapping_backends_share_one_blas_limit():
     assert set(_blas_threads()) == {1}, "a backend still open lost its BLAS limit"
     second.__exit__(None, None, None)
     assert _blas_threads() == original
+
+
+@pytest.mark.parametrize("n_features", [2, 40, 300, 2000])
+@pytest.mark.parametrize("covariance_type", sorted(set(COVARIANCE_MODELS) - {"E", "V"}))
+def test_a_chunk_scratch_stays_within_the_budget_at_any_width(covariance_type, n_features):
+    """What a thread allocates per chunk (its workspace and centred rows) fits the budget."""
+    model = COVARIANCE_MODELS[covariance_type]
+    n_components = 2
+    bytes_per_row = workspace_bytes_per_row(model, n_components, n_features, np.float64)
+    X = np.empty((10_000, n_features))  # never touched: only its shape sizes the chunks
+    backend = InMemoryBackend(X, None, bytes_per_row=bytes_per_row)
+    work = model.workspace(backend.chunk_rows, n_components, n_features, np.float64)
+    centred = backend.chunk_rows * n_features * X.itemsize
+    assert sum(buffer.nbytes for buffer in work.values()) + centred <= SCRATCH_BUDGET
+
+
+def test_peak_memory_of_a_wide_fit_is_the_budget_plus_a_few_parameter_copies():
+    """Full covariance at D=2,000: no D(D+1)/2 features per row, no N x K x D temporary.
+
+    tracemalloc sees NumPy's buffers. The bound: per thread, the scratch budget plus
+    one ``BLOCK x D`` product of the whitening kernel; and eight stacks of K D x D
+    float64 matrices, what a fit holds at once at its peak (the start's covariances
+    and precision factors, which fit() keeps, the current and the next iteration's
+    during an M-step, with that M-step's unpacked scatter and factors becoming the
+    next ones; or, at the end, the result's two and the fitted attributes' copies).
+    The packed statistics (half a stack) and rounding get a ninth. The code before
+    the kernel choice allocated 60 x 2,001,000 expanded features (960 MB) on top.
+    """
+    n_samples, n_features, n_components = 60, 2000, 2
+    X = np.random.RandomState(0).normal(size=(n_samples, n_features))
+    X[: n_samples // 2] += 1.0
+    stack = n_components * n_features * n_features * 8
+    n_threads = default_n_threads()
+    bound = n_threads * (SCRATCH_BUDGET + BLOCK * n_features * 8) + 9 * stack
+    estimator = GaussianMixture(n_components, max_iter=2, tol=0.0, random_state=0)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert estimator.n_iter_ == 2 and np.isfinite(estimator.lower_bound_)
+    assert peak <= bound, f"peak {peak / 2**20:.0f} MiB > bound {bound / 2**20:.0f} MiB"

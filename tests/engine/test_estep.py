@@ -100,3 +100,38 @@ def test_chunk_statistics_float32(covariance_type):
     stats = chunk_statistics(model, XcT, None, prepared, work)
     assert stats.nk.dtype == np.float64
     np.testing.assert_allclose(stats.log_likelihood, logsumexp(expected, axis=1).sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kernel", COVARIANCE_MODELS["full"].kernel_names)
+def test_chunk_statistics_with_each_full_kernel(kernel, dtype):
+    """The E-step of a chunk run by each kernel: SciPy's log-likelihood, textbook sums."""
+    n_rows, n_components, n_features = 120, 3, 40
+    model = COVARIANCE_MODELS["full"].with_kernel(kernel)
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(n_rows, n_features)) + 2.0
+    means = X[:n_components] + rng.normal(scale=0.3, size=(n_components, n_features))
+    covariances = random_covariances(model, rng, n_components, n_features)
+    weights = rng.dirichlet(np.ones(n_components))
+    sample_weight = rng.uniform(0.0, 2.0, size=n_rows)
+    centre = X.mean(axis=0)
+    prepared = model.prepare(
+        means - centre, model.precisions_cholesky(covariances)[0], np.log(weights), dtype
+    )
+    work = model.workspace(n_rows, n_components, n_features, dtype)
+    XcT = np.ascontiguousarray((X - centre).T, dtype=dtype)
+    stats = chunk_statistics(model, XcT, sample_weight, prepared, work)
+    expected = mixture_log_prob(X, weights, means, covariances)
+    resp = np.exp(expected - logsumexp(expected, axis=1, keepdims=True)) * sample_weight[:, None]
+    Xc = X - centre
+    rows, cols = np.triu_indices(n_features)
+    scatter = np.einsum("nk,ni,nj->kij", resp, Xc, Xc)[:, rows, cols]
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(
+        stats.log_likelihood, sample_weight @ logsumexp(expected, axis=1), rtol=rtol
+    )
+    np.testing.assert_allclose(stats.nk, resp.sum(axis=0), rtol=rtol)
+    np.testing.assert_allclose(stats.first, resp.T @ Xc, rtol=rtol, atol=rtol * n_rows)
+    np.testing.assert_allclose(stats.second, scatter, rtol=rtol, atol=rtol * np.abs(scatter).max())
+    for array in (stats.nk, stats.first, stats.second):
+        assert array.dtype == np.float64
