@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,7 +26,7 @@ from . import GaussianMixture, GaussianMixtureIC, __version__, load
 from .covariance import COVARIANCE_MODELS
 from .data.atomic import atomic_path, check_output_file, check_writable_folder
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
-from .lab.workflow import workers_end_with_parent
+from .lab.workflow import index_notice, workers_end_with_parent
 
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -43,8 +44,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"gaussmix: error: {message} (see: {self.prog} --help)\n")
 
 
+COMPONENTS_HELP = (
+    "3 fits exactly 3 components (the covariance model still chosen by --criterion "
+    "unless one is named); a range 1-9 or a list 2,4,6 is searched"
+)
+
+
 def _components(text: str):
-    """``"3"`` -> 3; ``"1-9"`` -> range(1, 10); ``"2,4,6"`` -> [2, 4, 6]."""
+    """``"3"`` -> 3 (exactly 3); ``"1-9"`` -> range(1, 10); ``"2,4,6"`` -> [2, 4, 6]."""
     try:
         if "-" in text:
             low, high = (int(part) for part in text.split("-", 1))
@@ -232,13 +239,29 @@ def _model_text(model) -> str:
         if names is not None
         else [f"x{i}" for i in range(model.n_features_in_)]
     )
+    # A model the lab saved in the data's units says which model was fitted, on which scale.
+    fitted_type = getattr(model, "fitted_covariance_type_", None)
+    covariance = f"{model.covariance_type} covariance"
+    if fitted_type is not None and fitted_type != model.covariance_type:
+        covariance = (
+            f"{fitted_type} covariance (stored as {model.covariance_type} matrices in the "
+            "data's units)"
+        )
     lines = [
-        f"GaussianMixture: {model.n_components} components, {model.covariance_type} covariance, "
+        f"GaussianMixture: {model.n_components} components, {covariance}, "
         f"{model.n_features_in_} features ({', '.join(names)})",
         f"converged: {'yes' if model.converged_ else 'no'} after {model.n_iter_} iterations; "
-        f"training mean log-likelihood {model.lower_bound_:.4f}",
-        f"free parameters: {model._n_parameters()}",
+        f"training mean log-likelihood {model.lower_bound_:.4f}"
+        + (" (in the data's units)" if fitted_type is not None else ""),
+        f"free parameters: {getattr(model, 'fitted_n_parameters_', model._n_parameters())}",
     ]
+    mean = getattr(model, "standardisation_mean_", None)
+    scale = getattr(model, "standardisation_scale_", None)
+    if mean is not None and scale is not None:
+        pairs = ", ".join(
+            f"{name} (x - {m:.4g}) / {s:.4g}" for name, m, s in zip(names, mean, scale)
+        )
+        lines.append(f"fitted on standardised features: {pairs}")
     for k in np.argsort(-np.asarray(model.weights_)):
         mean = ", ".join(f"{name}={value:.4g}" for name, value in zip(names, model.means_[k]))
         lines.append(f"  component {k}: weight {model.weights_[k]:.3f}; mean {mean}")
@@ -247,12 +270,20 @@ def _model_text(model) -> str:
 
 # ----------------------------------------------------------------------------- commands
 def _lab(args) -> int:
+    if args.labels is not None and args.data is None:
+        raise CommandLineError(
+            "--labels names a column of your --data file; the bundled data sets bring "
+            "their own true classes"
+        )
+    components = args.components
     result = run_lab(
         args.dataset,
         data=args.data,
         columns=args.columns,
+        labels=args.labels,
         out_dir=args.out,
-        n_components=args.components,
+        # A number is exactly that many components; run_lab would search 1 to it.
+        n_components=[components] if isinstance(components, int) else components,
         covariance_types=args.covariance,
         criterion=args.criterion,
         scale=not args.no_scale,
@@ -264,6 +295,8 @@ def _lab(args) -> int:
         progress=not args.no_progress,
         force=args.force,
     )
+    for notice in result.summary.get("notices", []):
+        print(f"gaussmix: note: {notice}", file=sys.stderr)
     print(format_summary(result))
     return 0
 
@@ -288,7 +321,12 @@ def _is_stdout(path) -> bool:
 
 
 def _fit_and_save(args, out) -> int:
+    from .data.preparation import check_can_fit, saved_row_index
+
     frame = _read(args.data, args.columns)
+    if args.columns is None and saved_row_index(frame.to_numpy(), list(frame.columns)):
+        print(f"gaussmix: note: {index_notice(frame.columns[0], len(frame))}", file=sys.stderr)
+        frame = frame.iloc[:, 1:]
     complete = ~frame.isna().any(axis=1).to_numpy()
     if not complete.all():
         print(
@@ -297,6 +335,9 @@ def _fit_and_save(args, out) -> int:
         )
         frame = frame[complete]
     components = args.components
+    # What the lab refuses (or warns of), refused here too, before any fit: rows that
+    # no mixture of this size can fit give an unbounded log-likelihood, not an error.
+    check_can_fit(frame.to_numpy(), components, args.covariance, list(frame.columns))
     if (
         isinstance(components, int)
         and isinstance(args.covariance, list)
@@ -468,8 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
         "beside --out and swapped in when complete: an interrupted lab leaves the previous "
         "folder as it was. An existing --out is replaced only when it holds nothing but a "
         "previous lab's files (or with --force).",
-        epilog="examples: gaussmix lab | gaussmix lab --dataset iris | "
-        "gaussmix lab --data measurements.csv --columns a,b --out results",
+        epilog="examples: gaussmix lab | gaussmix lab --dataset iris --components 3 | "
+        "gaussmix lab --data measurements.csv --columns a,b --out results | "
+        "gaussmix lab --data flowers.csv --labels species",
         formatter_class=formatter,
     )
     source = lab.add_mutually_exclusive_group()
@@ -482,6 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--data", default=None, help="your CSV or Parquet file instead")
     _add_data_options(lab)
     lab.add_argument(
+        "--labels",
+        default=None,
+        metavar="COLUMN",
+        help="a column of --data holding each row's true class (left out of the features): "
+        "the report gives the adjusted Rand index of the clusters against it",
+    )
+    lab.add_argument(
         "--out",
         default="gaussmix-lab",
         help="output folder; replaced whole when the lab is done",
@@ -491,9 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace --out even when it holds files the lab did not write (they are deleted)",
     )
-    lab.add_argument(
-        "--components", type=_components, default=range(1, 10), help="numbers of components"
-    )
+    lab.add_argument("--components", type=_components, default=range(1, 10), help=COMPONENTS_HELP)
     lab.add_argument(
         "--covariance",
         type=_covariances,
@@ -532,9 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", help="CSV or Parquet file")
     _add_data_options(fit)
-    fit.add_argument(
-        "--components", type=_components, default=range(1, 10), help="3, 1-10 or 2,4,6"
-    )
+    fit.add_argument("--components", type=_components, default=range(1, 10), help=COMPONENTS_HELP)
     fit.add_argument(
         "--covariance",
         type=_covariances,
@@ -628,6 +673,18 @@ def _one_line(message) -> str:
     return " ".join(str(message).split())
 
 
+# A sentence naming a Python attribute (results_['reason'], n_iter_) or a call means
+# nothing on the command line; the warning says enough without it.
+_PYTHON_SENTENCE = re.compile(r"[^.;]*\b[A-Za-z]\w*_(?:\[[^\]]*\]|\(\))?(?=[\s.,;:)]|$)[^.;]*[.;]?")
+
+
+def _warning_text(message) -> str:
+    """A Python API warning as one line for the terminal, without Python attribute names."""
+    text = _one_line(message)
+    kept = _PYTHON_SENTENCE.sub("", text).strip()
+    return " ".join(kept.split()) or text
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised where the program is, so that its cleanup runs as for Ctrl-C."""
 
@@ -644,8 +701,14 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
 
+    shown = set()
+
     def show_warning(message, category, filename, lineno, file=None, line=None):
-        print(f"gaussmix: warning: {_one_line(message)}", file=sys.stderr)
+        text = _warning_text(message)
+        # Each start of each candidate can warn the same: once is enough on a terminal.
+        if text not in shown:
+            shown.add(text)
+            print(f"gaussmix: warning: {text}", file=sys.stderr)
 
     # `kill` would end the process without cleanup, leaving temporary files behind.
     handles_term = (

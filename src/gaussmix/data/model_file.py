@@ -41,6 +41,17 @@ CHECKSUMS_MEMBER = "SHA256SUMS"
 FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 PARAMS_FOLDER = "params/"
 FITTED_SCALARS = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
+#: Fitted attributes a file may hold besides FITTED_SCALARS, with what each must be:
+#: the feature names, and what ``gaussmix lab`` records of a model it saves in the
+#: data's units (the covariance model it was fitted with on the standardised scale,
+#: that model's free parameters, and the standardisation undone, per feature).
+OPTIONAL_FITTED = {
+    "feature_names_in_": "a list of strings",
+    "fitted_covariance_type_": "a covariance model's name",
+    "fitted_n_parameters_": "a positive integer",
+    "standardisation_mean_": "a list of finite numbers, one per feature",
+    "standardisation_scale_": "a list of positive numbers, one per feature",
+}
 
 # A fixed timestamp makes the same model give the same bytes.
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -108,7 +119,7 @@ class StoredModel(NamedTuple):
     fitted : dict
         Scalar fitted attributes (``converged_``, ``n_iter_``, ``lower_bound_``,
         ``lower_bounds_``, ``n_features_in_``, optionally ``feature_names_in_`` as
-        a list of strings).
+        a list of strings and the others of :data:`OPTIONAL_FITTED`).
     arrays : dict
         The fitted arrays named in ``FITTED_ARRAYS``.
     gaussmix_version : str
@@ -555,9 +566,15 @@ def _decode_fitted(metadata: dict) -> dict:
     missing = [name for name in FITTED_SCALARS if name not in fitted]
     if missing:
         raise ValueError(f"metadata 'fitted' lacks {', '.join(missing)}.")
-    unknown = sorted(set(fitted) - {*FITTED_SCALARS, "feature_names_in_"})
+    unknown = sorted(set(fitted) - {*FITTED_SCALARS, *OPTIONAL_FITTED})
     if unknown:
         raise ValueError(f"unknown fitted attribute(s) {', '.join(unknown)}: upgrade gaussmix.")
+    for name, what in OPTIONAL_FITTED.items():
+        # feature_names_in_ is checked against the arrays, in _check_mixture.
+        if name == "feature_names_in_" or name not in fitted:
+            continue
+        if not _is_optional_fitted(name, fitted[name], fitted):
+            raise ValueError(f"'{name}' should be {what}, got {fitted[name]!r:.80}.")
     if not isinstance(fitted["lower_bounds_"], list):
         raise ValueError("'lower_bounds_' should be a list of numbers.")
     decoded = dict(fitted)
@@ -566,6 +583,23 @@ def _decode_fitted(metadata: dict) -> dict:
         _decode_float(value, "lower_bounds_") for value in fitted["lower_bounds_"]
     ]
     return decoded
+
+
+def _is_optional_fitted(name: str, value, fitted: dict) -> bool:
+    """Whether an optional fitted attribute has the kind :data:`OPTIONAL_FITTED` names."""
+    if name == "fitted_covariance_type_":
+        return isinstance(value, str) and value in COVARIANCE_MODELS
+    if name == "fitted_n_parameters_":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    if not isinstance(value, list):
+        return False
+    n_features = fitted.get("n_features_in_")
+    if len(value) != n_features or not all(
+        isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item)
+        for item in value
+    ):
+        return False
+    return name != "standardisation_scale_" or all(item > 0 for item in value)
 
 
 def _decode_array(contents: dict, member: str) -> np.ndarray:

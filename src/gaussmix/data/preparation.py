@@ -3,12 +3,18 @@
 :func:`prepare` fits scikit-learn's ``SimpleImputer`` and ``StandardScaler`` on
 the training rows only, so that the test rows and new rows
 (:meth:`Prepared.transform`) are treated exactly like data the model has not seen.
+
+Two checks every front end shares (``gaussmix lab`` and ``gaussmix fit``):
+:func:`saved_row_index` finds a leading column that is only a saved row index
+(what ``DataFrame.to_csv`` writes by default), and :func:`check_can_fit` refuses
+data that no mixture of the requested size can fit without degenerating.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +22,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from ..covariance import MCLUST_NAMES, SKLEARN_NAMES, UNIVARIATE_NAMES, get_covariance_model
 from ._wording import _has, _plural, _them
+
+#: Names an unnamed leading column gets: pandas' for an empty header field when it
+#: reads a file ("Unnamed: 0"), read_table's ("x0", also for a file without a
+#: header), or none at all.
+UNNAMED_FIRST_COLUMN = frozenset({"", "x0", "Unnamed: 0"})
 
 
 # ----------------------------------------------------------------------------- preparing
@@ -332,3 +344,137 @@ def _as_float_table(X, feature_names, *, what: str):
             f"{', '.join(map(repr, infinite))}: replace them with finite values or NaN (missing)."
         )
     return array, feature_names
+
+
+# ----------------------------------------------------------------------------- checks
+def saved_row_index(X, feature_names) -> bool:
+    """Whether the first column is a saved row index rather than a feature.
+
+    ``DataFrame.to_csv`` writes the index as a first column with an empty
+    header; read back, it is a feature that grows with the row number. A first
+    column is taken for such an index when it is unnamed (see
+    :data:`UNNAMED_FIRST_COLUMN`), there are other columns, and its values are
+    exactly ``0, 1, ..., n - 1`` in order.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+    feature_names : list of str
+
+    Returns
+    -------
+    bool
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] < 2 or X.shape[0] < 2:
+        return False
+    if str(feature_names[0]) not in UNNAMED_FIRST_COLUMN:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(np.array_equal(X[:, 0], np.arange(X.shape[0], dtype=X.dtype)))
+
+
+def covariance_model_names(covariance_types, n_features: int) -> list:
+    """The covariance models a search of ``covariance_types`` fits on ``n_features``.
+
+    Parameters
+    ----------
+    covariance_types : str or iterable of str
+        ``'mclust'`` (mclust's 14, or E and V on one feature), ``'scikit-learn'``
+        (its 4), one name or several, as :class:`gaussmix.GaussianMixtureIC` takes.
+    n_features : int
+
+    Returns
+    -------
+    list of str
+    """
+    if covariance_types == "mclust":
+        return list(UNIVARIATE_NAMES if n_features == 1 else MCLUST_NAMES)
+    if covariance_types == "scikit-learn":
+        return list(SKLEARN_NAMES)
+    if isinstance(covariance_types, str):
+        return [covariance_types]
+    return list(covariance_types)
+
+
+def check_can_fit(X, n_components, covariance_types="mclust", feature_names=None) -> None:
+    """Refuse rows that no requested mixture can fit, and warn of fits likely to degenerate.
+
+    A mixture fitted to such rows reports an unbounded log-likelihood (a
+    component collapses onto a point or a plane) instead of failing, so the
+    problem is named before fitting. Refused: all rows identical, a constant
+    column (a direction without spread), no more distinct rows than the fewest
+    components asked for (each component would sit on one point). Warned of:
+    fewer distinct rows than the free parameters of the smallest model asked
+    for (its likelihood may have no maximum: a component can collapse). Rows
+    with missing values are left out of the counts.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+        NaN marks a missing value.
+    n_components : int or iterable of int
+        The numbers of components to fit (an int: exactly that many).
+    covariance_types : str or iterable of str, default='mclust'
+        As in :func:`covariance_model_names`.
+    feature_names : list of str, optional
+        Column names for the message.
+
+    Raises
+    ------
+    ValueError
+        One line naming the problem and the fix.
+
+    Warns
+    -----
+    UserWarning
+        One line, when the smallest model has more free parameters than there
+        are distinct rows.
+    """
+    X, feature_names = _as_float_table(X, feature_names, what="X")
+    complete = X[~np.isnan(X).any(axis=1)]
+    if complete.shape[0] == 0:
+        raise ValueError("every row has a missing value: there are no complete rows to fit")
+    n_rows, n_features = complete.shape
+    n_distinct = np.unique(complete, axis=0).shape[0]
+    if n_rows > 1 and n_distinct == 1:
+        raise ValueError(
+            f"all {n_rows} complete rows are identical: a mixture needs rows that differ"
+        )
+    constant = [
+        f"{feature_names[j]!r} (value {complete[0, j]:g})"
+        for j in range(n_features)
+        if n_rows > 1 and np.all(complete[:, j] == complete[0, j])
+    ]
+    if constant:
+        raise ValueError(
+            f"{_plural('column', constant)} {', '.join(constant)} "
+            f"{'is' if len(constant) == 1 else 'are'} constant: a mixture cannot fit a "
+            f"direction without spread; leave {_them(constant)} out (--columns)"
+        )
+    counts = [int(n_components)] if np.ndim(n_components) == 0 else [int(k) for k in n_components]
+    fewest = min(counts)
+    if n_distinct <= fewest:
+        raise ValueError(
+            f"{n_distinct} distinct complete rows cannot fit {fewest} components: each "
+            "component would sit on one point; give more rows or fewer components"
+        )
+    names = covariance_model_names(covariance_types, n_features)
+    n_parameters, k, name = min(
+        (
+            get_covariance_model(name).n_parameters(k, n_features) + k * n_features + k - 1,
+            k,
+            name,
+        )
+        for k in counts
+        for name in names
+    )
+    if n_distinct < n_parameters:
+        warnings.warn(
+            f"{n_distinct} distinct complete rows are fewer than the {n_parameters} free "
+            f"parameters of the smallest model asked for ({k} component{'s' if k != 1 else ''}, "
+            f"{name} covariance): the fit may degenerate (a component collapsing onto a few "
+            "rows); more rows, fewer components or a simpler covariance model are safer",
+            UserWarning,
+            stacklevel=2,
+        )

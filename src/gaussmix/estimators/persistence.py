@@ -74,6 +74,13 @@ def save_model(estimator, path) -> None:
     fitted = {name: getattr(estimator, name) for name in FITTED_SCALARS}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    # What the lab records of a model it saves in the data's units (OPTIONAL_FITTED).
+    for name in ("fitted_covariance_type_", "fitted_n_parameters_"):
+        if hasattr(estimator, name):
+            fitted[name] = getattr(estimator, name)
+    for name in ("standardisation_mean_", "standardisation_scale_"):
+        if hasattr(estimator, name):
+            fitted[name] = [float(value) for value in getattr(estimator, name)]
     arrays = {name: np.asarray(getattr(estimator, name)) for name in FITTED_ARRAYS}
     stored = StoredModel(class_name, estimator.get_params(deep=False), fitted, arrays)
     write_model_file(path, stored)
@@ -127,6 +134,8 @@ def load_model(path):
     for name, value in stored.fitted.items():
         if name == "feature_names_in_":
             value = np.asarray(value, dtype=object)
+        elif name in ("standardisation_mean_", "standardisation_scale_"):
+            value = np.asarray(value, dtype=np.float64)
         setattr(estimator, name, value)
     for name, array in stored.arrays.items():
         setattr(estimator, name, array)

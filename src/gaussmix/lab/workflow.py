@@ -60,6 +60,8 @@ from .._version import __version__
 from ..covariance import MCLUST_NAMES
 from ..data import load_dataset, prepare, read_table
 from ..data.atomic import atomic_folder, atomic_path, check_folder_writable, write_text
+from ..data.preparation import check_can_fit, saved_row_index
+from ..data.tables import _select_columns
 from ..estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 
 FIGURE_DPI = 100
@@ -127,17 +129,20 @@ class _Loaded(NamedTuple):
     units: dict
     source: str
     description: str
+    notices: tuple = ()
 
 
-def _load(dataset, data, columns):
+def _load(dataset, data, columns, labels=None):
     if data is not None:
-        table = read_table(data, columns=columns)
-        return _Loaded(table.X, list(table.feature_names), None, None, {}, str(data), "user data")
+        return _load_file(data, columns, labels)
+    if labels is not None:
+        raise ValueError(
+            "labels name a column of your data file (--data); the bundled data sets "
+            "bring their own true classes"
+        )
     loaded = load_dataset(dataset)
     X, names = loaded.X, list(loaded.feature_names)
     if columns:
-        from ..data.tables import _select_columns
-
         positions = _select_columns(names, columns, loaded.name)
         X, names = X[:, positions], [names[p] for p in positions]
     return _Loaded(
@@ -151,6 +156,85 @@ def _load(dataset, data, columns):
     )
 
 
+def _load_file(data, columns, labels):
+    """The user's file: features, the true labels of ``labels``, a saved row index dropped."""
+    notices = []
+    label_position = None
+    chosen = columns is not None
+    if labels is not None:
+        names = _column_names(data)
+        label_position = _select_columns(names, [labels], str(data))[0]
+        if columns is None:
+            columns = [j for j in range(len(names)) if j != label_position]
+            if not columns:
+                raise ValueError(f"{data}: the labels column {labels!r} is its only column")
+        elif label_position in _select_columns(names, columns, str(data)):
+            raise ValueError(
+                f"{data}: column {names[label_position]!r} is both a feature (columns) and "
+                "the true labels (labels): leave it out of the columns"
+            )
+    table = read_table(data, columns=columns)
+    X, names = table.X, list(table.feature_names)
+    # Only when the columns were not chosen: a column asked for is kept whatever it holds.
+    if not chosen and saved_row_index(X, names):
+        notices.append(index_notice(names[0], X.shape[0]))
+        X, names = X[:, 1:], names[1:]
+    target, target_names = None, None
+    if label_position is not None:
+        target, target_names = _read_labels(data, label_position)
+    description = "user data" + "".join(f"; {notice}" for notice in notices)
+    return _Loaded(X, names, target, target_names, {}, str(data), description, tuple(notices))
+
+
+def index_notice(name, n_rows) -> str:
+    """The notice that a leading column (``name``) was left out as a saved row index."""
+    return (
+        f"left out the first column ({name!r}, unnamed in the file): it holds only the row "
+        f"numbers 0 to {n_rows - 1}, a saved row index such as DataFrame.to_csv writes; "
+        "name the columns to keep it"
+    )
+
+
+def _column_names(data):
+    """The column names of the user's file, as :func:`read_table` names them."""
+    from ..data import tables
+
+    path = Path(data)
+    tables._check_is_file(path)
+    if tables._is_parquet(path):
+        return list(tables._read_parquet(path, str(path))[0])
+    return list(tables._sniff_delimited(path, str(path)).names)
+
+
+def _read_labels(data, position):
+    """The true labels in one column of the user's file, as integer codes and their names.
+
+    Labels may be text (species names) or numbers; a row without one is refused,
+    since the adjusted Rand index compares a label for every row.
+    """
+    import pandas as pd
+
+    from ..data import tables
+
+    path = Path(data)
+    if tables._is_parquet(path):
+        names, raw = tables._read_parquet(path, str(path))
+        values = raw[position].astype(object).where(raw[position].notna(), "").astype(str)
+    else:
+        sniffed = tables._sniff_delimited(path, str(path))
+        names, raw = tables._read_delimited(path, str(path), sniffed)
+        values = raw[position].astype(str)
+    values = values.str.strip().reset_index(drop=True)
+    missing = values.str.lower().isin(tables.MISSING_VALUES) | values.str.lower().eq("none")
+    if missing.any():
+        raise ValueError(
+            f"{data}: the labels column {names[position]!r} has no label in "
+            f"{int(missing.sum())} rows: the adjusted Rand index needs one for every row"
+        )
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), [str(value) for value in uniques]
+
+
 def display_model(model, prepared):
     """The chosen model mapped back to the data's units, as a full-covariance mixture.
 
@@ -158,7 +242,15 @@ def display_model(model, prepared):
     Gaussian in ``x`` with mean ``m + s mu`` and covariance ``S Sigma S``
     (``S = diag(s)``). The posteriors are unchanged (the Jacobian is the same
     for every component), so labels and uncertainties agree with the model's.
-    Used only to draw figures in the data's own units.
+    Used to draw figures in the data's own units, and saved as ``model.gaussmix``.
+
+    What a full-covariance model cannot say about itself is recorded on it
+    (and saved with it): ``fitted_covariance_type_`` and
+    ``fitted_n_parameters_``, the covariance model fitted and its free
+    parameters; ``standardisation_mean_`` and ``standardisation_scale_``, the
+    standardisation undone (when there was one). ``lower_bound_`` and
+    ``lower_bounds_`` are moved to the data's units too: a log-density there is
+    the standardised one minus ``sum(log(scale))``.
 
     Parameters
     ----------
@@ -194,24 +286,40 @@ def display_model(model, prepared):
     shown.precisions_ = precisions
     shown.precisions_cholesky_ = precisions_cholesky
     shown.converged_, shown.n_iter_ = model.converged_, model.n_iter_
-    shown.lower_bound_, shown.lower_bounds_ = model.lower_bound_, list(model.lower_bounds_)
+    log_jacobian = float(np.sum(np.log(scale)))
+    shown.lower_bound_ = float(model.lower_bound_) - log_jacobian
+    shown.lower_bounds_ = [float(value) - log_jacobian for value in model.lower_bounds_]
     shown.n_features_in_ = n_features
+    shown.fitted_covariance_type_ = str(model.covariance_type)
+    shown.fitted_n_parameters_ = int(model._n_parameters())
+    if prepared.scaler is not None:
+        shown.standardisation_mean_ = offset.copy()
+        shown.standardisation_scale_ = scale.copy()
     names = getattr(prepared, "feature_names", None)
     if names is not None and len(names) == n_features:
         shown.feature_names_in_ = np.asarray([str(name) for name in names], dtype=object)
     return shown
 
 
-def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out_dir):
-    """Draw and save the four figures; return their paths."""
+def _figures(selector, model, shown, prepared, names, units, out_dir):
+    """Draw and save the four figures; return their paths.
+
+    Training and test rows are passed apart (``X`` and ``test_X``), so that the
+    figures tell them apart; in the data's units up to
+    :data:`gaussmix.plot.MAX_PAIR_FEATURES` features, else on the model's scale
+    (principal components of the standardised features).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import pandas as pd
 
     from .. import plot
 
-    n_features = X_shown.shape[1]
+    n_features = prepared.X_train.shape[1]
+    has_test = prepared.X_test.shape[0] > 0
+    scaled = prepared.scaler is not None
     paths = {}
     described = (
         f"{model.n_components}-component Gaussian mixture\n{model.covariance_type} covariance, "
@@ -219,7 +327,8 @@ def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out
     )
     headings = {
         "clusters": "Clusters",
-        "density": "Log-density",
+        # One feature is drawn as a density curve over a histogram, not a log-density map.
+        "density": "Density" if n_features == 1 else "Log-density",
         "uncertainty": "Classification uncertainty",
     }
 
@@ -231,6 +340,15 @@ def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out
         paths[name] = path
 
     many = n_features > plot.MAX_PAIR_FEATURES
+    if many:
+        X, test_X = prepared.X_train, prepared.X_test if has_test else None
+    else:
+        X = pd.DataFrame(prepared.inverse_transform(prepared.X_train), columns=names)
+        test_X = (
+            pd.DataFrame(prepared.inverse_transform(prepared.X_test), columns=names)
+            if has_test
+            else None
+        )
     for kind in ("clusters", "density", "uncertainty"):
         title = f"{headings[kind]}: {described}"
         if many:
@@ -241,26 +359,38 @@ def _figures(selector, model, shown, X_shown, X_model, scaled, names, units, out
             )
         figure = plot.plot_overview(
             model if many else shown,
-            X_model if many else X_shown,
+            X,
+            test_X=test_X,
             kind=kind,
             feature_names=names,
             units=units,
             title=title,
         )
         save(figure, kind)
-    figure, ax = plt.subplots(figsize=plot.FIGURE_INCHES)
+    figure, ax = plt.subplots(figsize=plot.FIGURE_INCHES, layout="constrained")
     plot.plot_criterion(selector, ax=ax)
     save(figure, "criterion")
     return paths
 
 
 def _assignments_frame(model, prepared, n_rows):
+    """One row per input row: split, label, log-densities, uncertainty, probabilities.
+
+    ``log_density_data_units`` is the density of the row in the data's own
+    units, what ``gaussmix score model.gaussmix`` gives on the raw row; with
+    standardisation ``log_density_standardised`` is the fitted model's, on the
+    scale it was fitted on (larger by ``sum(log(scale))``).
+    """
     import pandas as pd
 
     n_components = model.n_components
+    scaled = prepared.scaler is not None
+    log_jacobian = float(np.sum(np.log(prepared.scaler.scale_))) if scaled else 0.0
     frame = pd.DataFrame({"row": np.arange(n_rows), "split": "dropped"})
     frame["label"] = pd.array([pd.NA] * n_rows, dtype="Int64")
-    frame["log_density"] = np.nan
+    frame["log_density_data_units"] = np.nan
+    if scaled:
+        frame["log_density_standardised"] = np.nan
     frame["uncertainty"] = np.nan
     probabilities = np.full((n_rows, n_components), np.nan)
     for split, X, index in (
@@ -272,7 +402,10 @@ def _assignments_frame(model, prepared, n_rows):
         proba = model.predict_proba(X)
         frame.loc[index, "split"] = split
         frame.loc[index, "label"] = proba.argmax(axis=1)
-        frame.loc[index, "log_density"] = model.score_samples(X)
+        log_density = model.score_samples(X)
+        frame.loc[index, "log_density_data_units"] = log_density - log_jacobian
+        if scaled:
+            frame.loc[index, "log_density_standardised"] = log_density
         frame.loc[index, "uncertainty"] = 1.0 - proba.max(axis=1)
         probabilities[index] = proba
     for k in range(n_components):
@@ -292,6 +425,7 @@ def run_lab(
     *,
     data=None,
     columns=None,
+    labels=None,
     out_dir="gaussmix-lab",
     n_components=range(1, 10),
     covariance_types=DEFAULT_COVARIANCE_TYPES,
@@ -314,12 +448,27 @@ def run_lab(
     data : str or os.PathLike, default=None
         A CSV or Parquet file of the user's (see :func:`gaussmix.data.read_table`).
     columns : list of str, default=None
-        Columns to use (names or 0-based positions); default all.
+        Columns to use (names or 0-based positions); default all (of a file: all
+        but ``labels`` and a leading saved row index, see below).
+    labels : str, default=None
+        A column of ``data`` holding each row's true class (text or numbers),
+        left out of the features: the summary and the report then give the
+        adjusted Rand index of the clusters against it, as for the bundled data
+        sets with classes. Every row needs a label.
+
+        Unless ``columns`` are given, a first column of ``data`` that is
+        unnamed (an empty header field or ``Unnamed: 0``) and holds exactly the
+        row numbers 0, 1, ..., n - 1 is left out as a saved row index (what
+        ``DataFrame.to_csv`` writes by default), with a notice in the summary's
+        ``notices`` and the report.
     out_dir : str or os.PathLike, default='gaussmix-lab'
         The folder of results, built whole beside it and swapped in at the end.
         An existing folder is replaced when it is empty or holds only files
         the lab writes (a previous lab's); else the lab refuses before it starts.
     n_components, covariance_types, criterion : as in :class:`GaussianMixtureIC`
+        (an int ``n_components`` searches 1 to it; ``[3]`` fits exactly 3). The
+        model's file ``model.gaussmix`` records the covariance model chosen,
+        its free parameters and the standardisation (see :func:`display_model`).
     scale : bool, default=True
         Standardise the features (on the training rows' means and deviations).
     missing : {'drop', 'impute'}, default='drop'
@@ -351,19 +500,29 @@ def run_lab(
     Raises
     ------
     ValueError
-        When ``out_dir`` holds other files (without ``force``) or the data file.
+        When ``out_dir`` holds other files (without ``force``) or the data file;
+        when the data cannot be fitted (see
+        :func:`gaussmix.data.preparation.check_can_fit`).
     OSError
         When ``out_dir`` cannot be written; both before any work.
     """
     started = time.perf_counter()
     _check_out_dir(out_dir, data, force)
-    loaded = _load(dataset, data, columns)
+    loaded = _load(dataset, data, columns, labels)
     X = loaded.X
+    left_out = {}
     if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
         # EVE and VVE fit one D x D rotation shared by all components, by Newton
         # steps over D (D - 1) / 2 angles: past a few dozen angles a grid of them
         # takes minutes. They are one --covariance away.
         covariance_types = [name for name in MCLUST_NAMES if name not in ("EVE", "VVE")]
+        n_angles = X.shape[1] * (X.shape[1] - 1) // 2
+        left_out = dict.fromkeys(
+            ("EVE", "VVE"),
+            f"left out of the lab's default grid on more than {MAX_ROTATION_FEATURES} "
+            f"features: their shared rotation is fitted by Newton steps over {n_angles} "
+            "angles, minutes per candidate (include them with --covariance)",
+        )
     prepared = prepare(
         X,
         target=loaded.target,
@@ -373,6 +532,8 @@ def run_lab(
         random_state=random_state,
         feature_names=loaded.names,
     )
+    counts = range(1, int(n_components) + 1) if np.ndim(n_components) == 0 else list(n_components)
+    check_can_fit(prepared.X_train, counts, covariance_types, loaded.names)
     with warnings.catch_warnings(), workers_end_with_parent():
         # Spurious candidates are counted in the summary and marked in the report.
         warnings.simplefilter("ignore", SpuriousFitWarning)
@@ -391,6 +552,8 @@ def run_lab(
         "random_state": random_state,
         "n_init": n_init,
         "criterion": criterion,
+        "left_out": left_out,
+        "labels": labels,
     }
     with atomic_folder(out_dir, replaceable=None if force else LAB_FILES) as private:
         result = _write_outputs(private, started, selector, prepared, loaded, settings)
@@ -485,6 +648,10 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
     from .report import render_report
 
     train_labels = model.predict(prepared.X_train)
+    # A density in the data's units is the standardised one divided by prod(scale).
+    log_jacobian = (
+        float(np.sum(np.log(prepared.scaler.scale_))) if prepared.scaler is not None else 0.0
+    )
     sizes = np.bincount(train_labels, minlength=model.n_components)
     summary = {
         "gaussmix_version": __version__,
@@ -512,6 +679,7 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             "n_candidates": len(selector.results_["bic"]),
             "n_spurious": int(np.sum(selector.results_["spurious"])),
             "n_init": settings["n_init"],
+            "left_out": settings["left_out"],
         },
         "model": {
             "n_components": int(model.n_components),
@@ -519,6 +687,8 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             "converged": bool(model.converged_),
             "n_iter": int(model.n_iter_),
             "n_parameters": int(model._n_parameters()),
+            # model.gaussmix holds this model as full matrices in the data's units.
+            "saved_in_data_units_as": "full",
             "weights": [float(w) for w in model.weights_],
             "train_cluster_sizes": [int(s) for s in sizes],
         },
@@ -527,8 +697,17 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             "aic": float(model.aic(prepared.X_train)),
             "icl": float(model.icl(prepared.X_train)),
             "mean_log_likelihood": float(model.score(prepared.X_train)),
+            "mean_log_likelihood_data_units": float(model.score(prepared.X_train)) - log_jacobian,
         },
-        "test": {"mean_log_likelihood": float(model.score(prepared.X_test)) if has_test else None},
+        "test": {
+            "mean_log_likelihood": float(model.score(prepared.X_test)) if has_test else None,
+            "mean_log_likelihood_data_units": float(model.score(prepared.X_test)) - log_jacobian
+            if has_test
+            else None,
+        },
+        # Log-likelihoods without a suffix are on the scale the model was fitted on.
+        "log_likelihood_scale": "standardised" if prepared.scaler is not None else "data units",
+        "notices": list(loaded.notices),
     }
     if target is not None:
         labels_all = np.concatenate(
@@ -546,29 +725,12 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             if has_test
             else None,
             "target_names": target_names,
+            "labels_column": settings["labels"],
         }
 
     # Figures in the data's units: the imputed rows mapped back through the scaler.
     shown = display_model(model, prepared)
-    X_shown = prepared.inverse_transform(
-        np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
-    )
-    if hasattr(shown, "feature_names_in_"):
-        import pandas as pd
-
-        X_shown = pd.DataFrame(X_shown, columns=list(shown.feature_names_in_))
-    X_model = np.vstack([prepared.X_train, prepared.X_test]) if has_test else prepared.X_train
-    files = _figures(
-        selector,
-        model,
-        shown,
-        X_shown,
-        X_model,
-        prepared.scaler is not None,
-        names,
-        units,
-        out_dir,
-    )
+    files = _figures(selector, model, shown, prepared, names, units, out_dir)
 
     # The chosen model in the data's units (usable on raw rows by `gaussmix predict`),
     # and as fitted, on the standardised scale of preprocessing.json.
@@ -637,18 +799,32 @@ def format_summary(result: LabResult) -> str:
         f"{'standardised' if pre['scaled'] else 'not scaled'}",
         f"search: {s['search']['n_candidates']} candidates by {s['search']['criterion'].upper()}"
         f" ({s['search']['n_spurious']} spurious, excluded)",
-        f"chosen: {_model_description(result.model)}; BIC {s['train']['bic']:.2f}, "
+        f"chosen: {_model_description(result.model)}, {s['model']['n_parameters']} free "
+        f"parameters; BIC {s['train']['bic']:.2f}, "
         f"AIC {s['train']['aic']:.2f}, ICL {s['train']['icl']:.2f}",
-        f"mean log-likelihood: train {s['train']['mean_log_likelihood']:.4f}"
+        f"mean log-likelihood in the data's units: train "
+        f"{s['train']['mean_log_likelihood_data_units']:.4f}"
         + (
-            f", test {s['test']['mean_log_likelihood']:.4f}"
-            if s["test"]["mean_log_likelihood"] is not None
+            f", test {s['test']['mean_log_likelihood_data_units']:.4f}"
+            if s["test"]["mean_log_likelihood_data_units"] is not None
+            else ""
+        )
+        + (
+            f" (standardised: train {s['train']['mean_log_likelihood']:.4f}"
+            + (
+                f", test {s['test']['mean_log_likelihood']:.4f}"
+                if s["test"]["mean_log_likelihood"] is not None
+                else ""
+            )
+            + ")"
+            if pre["scaled"]
             else ""
         ),
         "weights: " + ", ".join(f"{w:.3f}" for w in s["model"]["weights"]),
     ]
     if "adjusted_rand_index" in s:
         ari = s["adjusted_rand_index"]
-        lines.append(f"adjusted Rand index vs true classes: {ari['all']:.3f} (all rows)")
+        against = f" (column {ari['labels_column']!r})" if ari.get("labels_column") else ""
+        lines.append(f"adjusted Rand index vs true classes{against}: {ari['all']:.3f} (all rows)")
     lines.append(f"report: {result.files['report']}")
     return "\n".join(lines)
