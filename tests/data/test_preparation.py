@@ -7,6 +7,7 @@ means and standard deviations of the training rows; brute-force counts over the 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -228,3 +229,81 @@ def test_bad_arrays():
         prepare(random_table(), missing="mean")
     with pytest.raises(ValueError, match="one label per row"):
         prepare(random_table(), target=[0, 1])
+
+
+# ----------------------------------------------------------------------------- checks
+@pytest.mark.parametrize("name", ["", "x0", "Unnamed: 0"])
+def test_an_unnamed_leading_column_of_row_numbers_is_a_saved_index(name, tmp_path):
+    # What pandas writes by default, read back by read_table: the truth is the file itself.
+    from gaussmix.data import read_table
+    from gaussmix.data.preparation import saved_row_index
+
+    frame = pd.DataFrame(random_table(n_rows=9, n_features=2), columns=["a", "b"])
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)
+    table = read_table(path)
+    assert saved_row_index(table.X, table.feature_names)
+    np.testing.assert_array_equal(table.X[:, 1:], frame.to_numpy())
+    X = np.column_stack([np.arange(9), frame.to_numpy()])
+    assert saved_row_index(X, [name, "a", "b"])
+
+
+@pytest.mark.parametrize(
+    "first, names",
+    [
+        (np.arange(9), ["id", "a", "b"]),  # named: the user's column
+        (np.arange(1, 10), ["", "a", "b"]),  # 1..n is not what pandas writes
+        (np.arange(9)[::-1], ["", "a", "b"]),  # not in row order
+        (np.r_[np.arange(8), np.nan], ["", "a", "b"]),
+    ],
+)
+def test_other_leading_columns_are_features(first, names):
+    from gaussmix.data.preparation import saved_row_index
+
+    X = np.column_stack([first, random_table(n_rows=9, n_features=2)])
+    assert not saved_row_index(X, names)
+    # A lone column is the data, whatever it holds.
+    assert not saved_row_index(np.arange(9.0)[:, None], ["x0"])
+
+
+def test_check_can_fit_refuses_a_constant_column_by_name():
+    from gaussmix.data.preparation import check_can_fit
+
+    X = random_table(n_rows=30, n_features=3)
+    X[:, 1] = 4.5
+    X[3, 1] = np.nan  # missing values are not spread
+    with pytest.raises(ValueError) as excinfo:
+        check_can_fit(X, 2, "mclust", ["a", "b", "c"])
+    assert "'b' (value 4.5) is constant" in message(excinfo)
+
+
+def test_check_can_fit_refuses_identical_rows_and_too_few_distinct_rows():
+    from gaussmix.data.preparation import check_can_fit
+
+    with pytest.raises(ValueError) as excinfo:
+        check_can_fit(np.tile([1.0, 2.0], (6, 1)), range(1, 4))
+    assert "all 6 complete rows are identical" in message(excinfo)
+    # Five distinct rows, repeated: five components would each sit on one point.
+    X = np.tile(random_table(n_rows=5, n_features=2), (3, 1))
+    with pytest.raises(ValueError) as excinfo:
+        check_can_fit(X, 5, ["EII"])
+    assert "5 distinct complete rows cannot fit 5 components" in message(excinfo)
+    # Four components fit 5 distinct rows, with a warning: 4 x 2 means, 1 variance and
+    # 3 free weights are 12 parameters.
+    with pytest.warns(UserWarning, match="fewer than the 12 free parameters"):
+        check_can_fit(X, 4, ["EII"])
+
+
+def test_check_can_fit_warns_when_rows_are_fewer_than_the_smallest_models_parameters():
+    from gaussmix.data.preparation import check_can_fit
+
+    X = random_table(n_rows=10, n_features=2)
+    # Closed form: 2 full components in 2-D have 2 x 2 means, 2 x 3 covariance
+    # entries and 1 free weight: 11 parameters, more than 10 rows.
+    with pytest.warns(UserWarning, match="10 distinct complete rows are fewer than the 11 free"):
+        check_can_fit(X, 2, ["full"])
+    # A search is judged by its smallest model: 1 EII component has 2 + 1 parameters.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_can_fit(X, range(1, 10), "mclust")
+        check_can_fit(X, [1, 2], ["full", "spherical"])  # 1 spherical: 3 parameters
