@@ -60,6 +60,10 @@ _DTYPES = ("float32", "float64")
 # of 3 features; readers need the layout, not every covariance type's name.
 _STORAGE_BY_PROBE_SHAPE = {(2, 3, 3): "full", (3, 3): "tied", (2, 3): "diag", (2,): "spherical"}
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+# How far (relative) a file's precisions may be from the inverse of its
+# covariances, at least: fits compute both from one Cholesky factor in the fit's
+# dtype, and rounding grows with the condition number (see _check_covariances).
+_CONSISTENCY_TOLERANCE = {"float64": 1e-6, "float32": 1e-3}
 # Limits that keep a hostile file from exhausting memory or the stack before it
 # is refused. Written files are far below them: metadata of a few kilobytes (a
 # float per EM iteration in lower_bounds_), nested 4 deep.
@@ -728,3 +732,108 @@ def _check_mixture(params: dict, fitted: dict, arrays: dict) -> None:
             f"'weights_' should be non-negative and sum to 1, got sum {float(weights.sum())!r} "
             f"and minimum {float(weights.min())!r}."
         )
+    _check_covariances(covariance_storage(covariance_type), arrays)
+
+
+def _check_covariances(storage: str, arrays: dict) -> None:
+    """Raise a ValueError unless the covariance arrays describe valid Gaussians.
+
+    Every covariance must be symmetric positive definite (a Cholesky
+    factorisation succeeds; variances of diagonal and spherical storages are
+    positive), and ``precisions_`` and ``precisions_cholesky_`` must be its
+    inverse and the inverse's upper factor: a file whose arrays disagree would
+    predict with one and plot with the other.
+    """
+    dtype = arrays["covariances_"].dtype
+    tolerance = _CONSISTENCY_TOLERANCE[dtype.name]
+    covariances, precisions, factors = (
+        arrays[name].astype(np.float64)
+        for name in ("covariances_", "precisions_", "precisions_cholesky_")
+    )
+    if storage in ("diag", "spherical"):
+        for name, values in (
+            ("covariances_", covariances),
+            ("precisions_", precisions),
+            ("precisions_cholesky_", factors),
+        ):
+            if (values <= 0).any():
+                where = np.argwhere(values <= 0)[0]
+                raise ValueError(
+                    f"'{name}' has a non-positive value {float(values[tuple(where)])!r} at "
+                    f"index {tuple(int(i) for i in where)}: variances and precisions must be "
+                    "positive."
+                )
+        checks = (
+            (
+                "precisions_cholesky_",
+                "the inverse square roots of 'covariances_'",
+                factors**2 * covariances,
+            ),
+            ("precisions_", "the squares of 'precisions_cholesky_'", precisions / factors**2),
+        )
+        for name, what, ratio in checks:
+            error = float(np.max(np.abs(ratio - 1.0)))
+            if not error <= tolerance:
+                raise ValueError(
+                    f"'{name}' should be {what}, but differs by a relative {error:.2g} "
+                    f"(more than the {tolerance:g} rounding allows)."
+                )
+        return
+    n_features = covariances.shape[-1]
+    covariances = covariances.reshape(-1, n_features, n_features)
+    precisions = precisions.reshape(-1, n_features, n_features)
+    factors = factors.reshape(-1, n_features, n_features)
+    # Consistency is checked on a few fixed random directions: O(D^2) per matrix
+    # rather than the O(D^3) of full matrix products, and a mismatch in any
+    # direction shows in a random one.
+    probes = np.random.default_rng(0).standard_normal((n_features, 4))
+    for k in range(covariances.shape[0]):
+        label = "" if covariances.shape[0] == 1 else f" matrix {k}"
+        for name, matrix in (("covariances_", covariances[k]), ("precisions_", precisions[k])):
+            scale = float(np.max(np.abs(matrix)))
+            if float(np.max(np.abs(matrix - matrix.T))) > tolerance * scale:
+                raise ValueError(f"'{name}'{label} is not symmetric.")
+        try:
+            np.linalg.cholesky(covariances[k])
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"'covariances_'{label} is not positive definite (its Cholesky factorisation "
+                "fails): a covariance matrix must have positive variance in every direction."
+            ) from None
+        factor = factors[k]
+        # Rounding in P' Sigma P - I grows with the condition number of the
+        # correlation matrix C (the product is invariant to rescaling the
+        # features); ||S P||_F^2 = trace(C^-1), with S the standard deviations,
+        # bounds 1 / lambda_min(C) from above at O(D^2) cost.
+        spread = float(np.sum((np.sqrt(np.diagonal(covariances[k]))[:, None] * factor) ** 2))
+        allowed = max(tolerance, n_features * np.finfo(dtype).eps * spread)
+        diagonal = np.diagonal(factor)
+        below = np.tril(factor, -1)
+        if not (diagonal > 0).all() or float(np.max(np.abs(below), initial=0.0)) > (
+            tolerance * float(np.max(np.abs(factor)))
+        ):
+            raise ValueError(
+                f"'precisions_cholesky_'{label} should be upper triangular with a positive "
+                "diagonal (the upper Cholesky factor of the precision)."
+            )
+        # P' Sigma P = I when P P' is the inverse of Sigma.
+        whitened = factor.T @ (covariances[k] @ (factor @ probes))
+        error = _relative_error(whitened, probes)
+        if not error <= allowed:
+            raise ValueError(
+                f"'precisions_cholesky_'{label} is not the factor of the inverse of "
+                f"'covariances_'{label}: P' Sigma P differs from the identity by a relative "
+                f"{error:.2g} (more than the {allowed:.2g} rounding allows)."
+            )
+        error = _relative_error(precisions[k] @ probes, factor @ (factor.T @ probes))
+        if not error <= allowed:
+            raise ValueError(
+                f"'precisions_'{label} is not P P' of 'precisions_cholesky_'{label}: they "
+                f"differ by a relative {error:.2g} (more than the {allowed:.2g} rounding allows)."
+            )
+
+
+def _relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Largest ``|actual - expected| / |expected|`` over the columns."""
+    difference = np.linalg.norm(actual - expected, axis=0)
+    return float(np.max(difference / np.linalg.norm(expected, axis=0)))
