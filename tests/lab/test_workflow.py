@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -214,7 +215,14 @@ def test_assignments_cover_every_row_and_match_the_saved_model(faithful_lab):
         rows.loc[test_index, "uncertainty"], 1 - proba.max(axis=1), rtol=1e-12, atol=1e-15
     )
     np.testing.assert_allclose(
-        rows.loc[test_index, "log_density"], model.score_samples(test), rtol=1e-12
+        rows.loc[test_index, "log_density_standardised"], model.score_samples(test), rtol=1e-12
+    )
+    # In the data's units a density is divided by the product of the training deviations.
+    raw_train = X[train_index]
+    np.testing.assert_allclose(
+        rows.loc[test_index, "log_density_data_units"],
+        model.score_samples(test) - np.sum(np.log(raw_train.std(axis=0))),
+        rtol=1e-12,
     )
 
 
@@ -335,6 +343,96 @@ def test_one_feature_data_gets_univariate_figures(tmp_path):
     for name in FIGURES:
         pixels = matplotlib.image.imread(tmp_path / "out" / f"{name}.png")
         assert pixels[..., :3].std() > 0.05
+
+
+# ----------------------------------------------------------------------------- a user's file
+@pytest.fixture(scope="module")
+def labelled_lab(tmp_path_factory):
+    """`gaussmix lab --labels species --components 2` on a CSV pandas wrote with its index."""
+    folder = tmp_path_factory.mktemp("labelled")
+    rng = np.random.RandomState(1)
+    n_rows = 120
+    species = np.where(np.arange(n_rows) % 3 == 0, "setosa", "virginica")
+    centres = np.where((species == "setosa")[:, None], [-2.5, 0.0], [2.5, 1.0])
+    frame = pd.DataFrame(centres + rng.normal(size=(n_rows, 2)) * [1.0, 10.0], columns=["a", "b"])
+    frame["species"] = species
+    data = folder / "flowers.csv"
+    frame.to_csv(data)  # with pandas' default index column
+    out = folder / "out"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main(
+            [
+                "lab", "--data", str(data), "--labels", "species", "--components", "2",
+                "--covariance", "EII,VEV", "--n-init", "1", "--jobs", "1", "--no-progress",
+                "--out", str(out),
+            ]
+        )  # fmt: skip
+    assert status == 0, stderr.getvalue()
+    return {"data": data, "frame": frame, "out": out, "stdout": stdout.getvalue(),
+            "stderr": stderr.getvalue()}  # fmt: skip
+
+
+def test_a_number_of_components_fits_exactly_that_many(labelled_lab):
+    candidates = pd.read_csv(labelled_lab["out"] / "candidates.csv")
+    assert set(candidates["n_components"]) == {2}
+    assert sorted(candidates["covariance_type"]) == ["EII", "VEV"]
+
+
+def test_labels_column_gives_the_adjusted_rand_index_and_is_no_feature(labelled_lab):
+    out, frame = labelled_lab["out"], labelled_lab["frame"]
+    summary = json.loads((out / "summary.json").read_text())
+    # The saved index and the labels are left out: the model sees a and b only.
+    assert summary["feature_names"] == ["a", "b"]
+    table = pd.read_csv(out / "assignments.csv")
+    expected = adjusted_rand_score(frame["species"], table["label"])
+    assert summary["adjusted_rand_index"]["all"] == pytest.approx(expected)
+    assert expected > 0.8  # two well-separated species: the clusters find them
+    assert summary["adjusted_rand_index"]["target_names"] == ["setosa", "virginica"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{expected:.3f}" in page and "adjusted Rand index" in page
+
+
+def test_a_saved_row_index_is_left_out_with_a_notice(labelled_lab):
+    notices = [line for line in labelled_lab["stderr"].splitlines() if "row index" in line]
+    assert len(notices) == 1 and notices[0].startswith("gaussmix: note: left out the first")
+    summary = json.loads((labelled_lab["out"] / "summary.json").read_text())
+    assert summary["n_features"] == 2 and len(summary["notices"]) == 1
+    page = (labelled_lab["out"] / "report.html").read_text(encoding="utf-8")
+    assert "saved row index" in page
+
+
+def test_data_unit_outputs_agree_with_score_and_info(labelled_lab):
+    out, frame = labelled_lab["out"], labelled_lab["frame"]
+    table = pd.read_csv(out / "assignments.csv")
+    # `gaussmix score` of the saved model on the raw file (index and labels included).
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["score", str(out / "model.gaussmix"), str(labelled_lab["data"])]) == 0
+    scored = pd.read_csv(io.StringIO(stdout.getvalue()))["log_density"].to_numpy()
+    np.testing.assert_allclose(table["log_density_data_units"], scored, rtol=1e-10)
+    saved = gaussmix.load(out / "model.gaussmix")
+    raw = frame[["a", "b"]]
+    np.testing.assert_allclose(table["log_density_data_units"], saved.score_samples(raw))
+
+    fitted = gaussmix.load(out / "model-standardised.gaussmix")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["info", str(out / "model.gaussmix")]) == 0
+    info = stdout.getvalue()
+    # The covariance model fitted and its parameters, counted by hand (mclust's counts).
+    K, D = fitted.n_components, 2
+    n_parameters = _mclust_covariance_parameters(fitted.covariance_type, K, D) + K * D + K - 1
+    assert f"{fitted.covariance_type} covariance (stored as full" in info
+    assert f"free parameters: {n_parameters}\n" in info
+    assert saved.fitted_n_parameters_ == n_parameters
+    # The training log-likelihood in the data's units: the raw training rows' mean.
+    train = (table["split"] == "train").to_numpy()
+    logged = float(re.search(r"training mean log-likelihood (\S+)", info).group(1))
+    assert logged == pytest.approx(scored[train].mean(), abs=1e-3)
+    # The standardisation it came from: the training rows' means and deviations.
+    np.testing.assert_allclose(saved.standardisation_mean_, raw[train].mean(axis=0))
+    np.testing.assert_allclose(saved.standardisation_scale_, raw[train].std(axis=0, ddof=0))
 
 
 def test_failed_lab_leaves_no_output_folder(tmp_path):
