@@ -435,6 +435,56 @@ def test_data_unit_outputs_agree_with_score_and_info(labelled_lab):
     np.testing.assert_allclose(saved.standardisation_scale_, raw[train].std(axis=0, ddof=0))
 
 
+def test_figures_get_training_and_test_rows_apart(tmp_path, monkeypatch):
+    """One feature: X is the training rows, test_X the test rows, in the data's units."""
+    from gaussmix import plot
+
+    calls = []
+    original_overview, original_criterion = plot.plot_overview, plot.plot_criterion
+
+    def overview(model, X, **kwargs):
+        calls.append((np.asarray(X), kwargs))
+        return original_overview(model, X, **kwargs)
+
+    def criterion(selector, ax=None, **kwargs):
+        calls.append(("criterion", ax.figure.get_layout_engine()))
+        return original_criterion(selector, ax=ax, **kwargs)
+
+    monkeypatch.setattr(plot, "plot_overview", overview)
+    monkeypatch.setattr(plot, "plot_criterion", criterion)
+    rng = np.random.RandomState(0)
+    values = np.r_[rng.normal(-3, 1, 30), rng.normal(3, 1, 30)]
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"v": values}).to_csv(path, index=False)
+    result = run_lab(data=path, out_dir=tmp_path / "out", n_components=[2], n_init=1, n_jobs=1)
+    train_index, test_index = (
+        np.sort(index) for index in train_test_split(np.arange(60), test_size=0.25, random_state=0)
+    )
+    for X, kwargs in calls[:3]:
+        np.testing.assert_allclose(X[:, 0], values[train_index])
+        np.testing.assert_allclose(np.asarray(kwargs["test_X"])[:, 0], values[test_index])
+    titles = {kwargs["kind"]: kwargs["title"] for _, kwargs in calls[:3]}
+    assert titles["density"].startswith("Density:")
+    assert calls[3][0] == "criterion"
+    assert type(calls[3][1]).__name__ == "ConstrainedLayoutEngine"
+    assert result.summary["search"]["left_out"] == {}
+
+
+def test_eve_and_vve_left_out_of_a_wide_grid_are_named_with_why(tmp_path, monkeypatch):
+    """Above MAX_ROTATION_FEATURES features the default grid has 12 models; the summary says so."""
+    from gaussmix.lab import workflow
+
+    monkeypatch.setattr(workflow, "MAX_ROTATION_FEATURES", 2)  # 3 features count as wide
+    rng = np.random.RandomState(0)
+    path = tmp_path / "wide.csv"
+    pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"]).to_csv(path, index=False)
+    result = run_lab(data=path, out_dir=tmp_path / "out", n_components=[1], n_init=1, n_jobs=1)
+    searched = set(pd.read_csv(tmp_path / "out" / "candidates.csv")["covariance_type"])
+    left_out = result.summary["search"]["left_out"]
+    assert set(left_out) == {"EVE", "VVE"} and not searched & set(left_out)
+    assert all("3 angles" in reason for reason in left_out.values())
+
+
 def test_failed_lab_leaves_no_output_folder(tmp_path):
     path = tmp_path / "text.csv"
     path.write_text("a,b\n1,x\n2,y\n")
