@@ -961,3 +961,85 @@ def test_running_out_of_memory_is_one_error_line(monkeypatch, fitted):
     monkeypatch.setattr("gaussmix.cli.load", exhausted)
     line = _assert_one_error_line(*_run(["info", fitted["model_path"]]))
     assert "out of memory" in line
+
+
+# ----------------------------------------------------------------------------- degenerate data
+DEGENERATE = {
+    # name: (CSV text, --components, what the one line names)
+    "constant column": ("a,b\n1,2\n1,3\n1,4\n1,5\n1,7\n1,8\n", "2", "'a' (value 1) is constant"),
+    "identical rows": ("a,b\n" + "1,2\n" * 6, "1-3", "all 6 complete rows are identical"),
+    "five rows, five components": (
+        "a,b\n1,2\n3,1\n4,5\n2,9\n6,3\n",
+        "5",
+        "5 distinct complete rows cannot fit 5 components",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEGENERATE))
+def test_fit_refuses_data_no_mixture_can_fit_in_one_line(case, tmp_path):
+    text, components, named = DEGENERATE[case]
+    data = tmp_path / "data.csv"
+    data.write_text(text)
+    out = tmp_path / "model.gaussmix"
+    status, stdout, err = _run(["fit", data, "--components", components, "--out", out])
+    assert named in _assert_one_error_line(status, stdout, err)
+    assert not out.exists()
+
+
+def test_fit_warns_in_one_line_when_rows_are_fewer_than_the_parameters(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(10, 2))
+    data = tmp_path / "ten.csv"
+    pd.DataFrame(rows, columns=["a", "b"]).to_csv(data, index=False)
+    _out, err = _ok(
+        ["fit", data, "--components", "2", "--covariance", "full", "--out", tmp_path / "m"]
+    )
+    # Two full components in 2-D: 4 means, 6 covariance entries, 1 free weight.
+    warned = [line for line in err.splitlines() if "fewer than the 11 free parameters" in line]
+    assert len(warned) == 1 and warned[0].startswith("gaussmix: warning: 10 distinct")
+
+
+def test_warnings_on_the_command_line_are_one_line_each_without_python_names(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = np.vstack([rng.normal(-3, 1, (12, 2)), rng.normal(3, 1, (12, 2))])
+    data = tmp_path / "small.csv"
+    pd.DataFrame(rows, columns=["a", "b"]).to_csv(data, index=False)
+    # Six VVV components on 24 rows collapse: spurious candidates are warned of.
+    _out, err = _ok(
+        ["fit", data, "--components", "2-6", "--covariance", "VVV", "--n-init", "1", "--jobs",
+         "1", "--out", tmp_path / "m"]
+    )  # fmt: skip
+    warnings_shown = [line for line in err.splitlines() if line.startswith("gaussmix: warning:")]
+    assert any("spurious" in line for line in warnings_shown), err
+    assert len(warnings_shown) == len(set(warnings_shown))
+    for line in warnings_shown:
+        assert not re.search(r"\b\w+_(\[|\b)", line), line  # results_['reason'], n_iter_
+
+
+def test_fit_leaves_out_a_saved_row_index_with_a_note(tmp_path):
+    frame, _ = _simulate(n_rows=90)
+    data = tmp_path / "indexed.csv"
+    frame[["x", "y"]].to_csv(data)  # pandas' default: the index as an unnamed first column
+    model_path = tmp_path / "m.gaussmix"
+    _out, err = _ok(["fit", data, "--components", "3", "--covariance", "full", "--out", model_path])
+    assert "saved row index" in err and err.count("gaussmix: note:") == 1
+    model = gaussmix.load(model_path)
+    assert list(model.feature_names_in_) == ["x", "y"]
+    # Named columns are the user's choice: the index stays a feature when asked for.
+    _ok(["fit", data, "--columns", "0,1,2", "--components", "1", "--out", model_path])
+    assert gaussmix.load(model_path).n_features_in_ == 3
+
+
+def test_lab_labels_need_the_users_data_file(tmp_path):
+    status, out, err = _run(["lab", "--labels", "species", "--out", tmp_path / "lab"])
+    assert "--data" in _assert_one_error_line(status, out, err)
+    assert not (tmp_path / "lab").exists()
+
+
+@pytest.mark.parametrize("command", ["lab", "fit"])
+def test_help_says_a_number_of_components_is_fitted_exactly(command):
+    out, _ = _ok([command, "--help"])
+    text = " ".join(out.split())
+    assert "3 fits exactly 3 components" in text and "1-9" in text
+    if command == "lab":
+        assert "--labels COLUMN" in text
