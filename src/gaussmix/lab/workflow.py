@@ -16,14 +16,18 @@ sets, and writes into one folder:
     ``gaussmix predict model.gaussmix raw.csv`` works on raw rows. Undoing the
     standardisation keeps the density and the clusters exactly but not every
     covariance constraint (a spherical component becomes axis-aligned), so
-    this file stores full covariance matrices; the report names the chosen model.
+    this file stores full covariance matrices; it records the covariance model
+    fitted, its free parameters and the standardisation (``gaussmix info`` shows
+    them), and its training log-likelihood is in the data's units.
 ``model-standardised.gaussmix``
     The chosen model as fitted, with its covariance model, on the standardised
     scale; ``preprocessing.json`` holds the medians and the standardisation that
     map raw rows to that scale.
 ``assignments.csv``
-    For every input row: its split, label, log-density, uncertainty and
-    component probabilities.
+    For every input row: its split, label, log-density in the data's units
+    (``log_density_data_units``, what ``gaussmix score model.gaussmix`` gives)
+    and, when standardised, on the model's scale (``log_density_standardised``),
+    uncertainty and component probabilities.
 ``candidates.csv``
     Every candidate of the model search: criteria, convergence, spurious flags.
 ``summary.json``
