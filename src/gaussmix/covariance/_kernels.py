@@ -10,20 +10,24 @@ same numbers and differ in work and memory:
   with the quadratic features: ``D(D+1)/2`` for a full covariance.
 - :class:`WhiteningKernel` (full covariance) whitens the chunk once per
   component, ``y = P_k' (x - mu_k)``, and forms each component's statistics
-  as ``X' diag(r_k) X``: twice the GEMM flops of the expanded kernel, scratch
-  of ``D`` per row.
+  as ``X' diag(r_k) X``: a product per component, in GEMMs as wide as the
+  features, and scratch of ``D`` per row.
 
-:func:`choose_kernel` estimates each kernel's seconds per row from its flops,
-the bytes its element-wise passes stream, and its calls per chunk (a chunk
-holding what the scratch budget allows), and takes the cheapest. The
-constants are measured (``benchmarks/bench_highdim.py``, BENCHMARKS.md "High
-dimension").
+:func:`choose_kernel` estimates each kernel's seconds per row from its GEMM
+flops (thin GEMMs run below peak), the bytes its element-wise passes stream,
+and its calls and fixed-size arrays per chunk (a chunk holding what the
+scratch budget allows), and takes the cheapest of those whose row fits the
+budget. The choice is made per ``(n_components, n_features, dtype)``: both
+kernels scale with the rows alike. The constants reproduce the crossover
+measured by ``benchmarks/bench_highdim.py --only kernels`` (BENCHMARKS.md,
+"High dimension").
 """
 
 from __future__ import annotations
 
 import copy
 import os
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -73,11 +77,12 @@ class Cost(NamedTuple):
     chunk_streamed: float
 
 
-# Fitted to the measured times of both kernels on the 2-vCPU Xeon of BENCHMARKS.md
-# ("High dimension"), one thread, K in 2-32, D in 2-512: per-core GEMM peak, the
-# GEMM width that halves it, bandwidth of element-wise passes over cached data,
-# dispatch per call, and the rate of freshly allocated per-chunk arrays (page
-# faults included). The choice depends on their ratios only.
+# Per-core GEMM peak, the GEMM width that halves it, bandwidth of element-wise
+# passes over cached data, dispatch per call, and the rate at which freshly
+# allocated per-chunk arrays are written (page faults included). Set from a
+# least-squares fit of the measured time ratio of the two kernels (one thread,
+# K in 2-32, D in 2-512, on the 2-vCPU Xeon of BENCHMARKS.md "High dimension"),
+# rounded; the choice depends on their ratios only.
 GEMM_FLOPS_PER_SECOND = {4: 60e9, 8: 30e9}
 GEMM_HALF_WIDTH = 10.0
 STREAM_BYTES_PER_SECOND = 60e9
@@ -96,6 +101,8 @@ def seconds_per_row(cost: Cost, itemsize: int, budget: int = SCRATCH_BUDGET) -> 
     return seconds + per_chunk / rows
 
 
+# Cached: the estimate takes ~20 us, a tenth of a whole EM iteration on small data.
+@lru_cache(maxsize=512)
 def choose_kernel(model, kernels, n_components: int, n_features: int, dtype):
     """The kernel of ``kernels`` with the least estimated time per row for this shape.
 
