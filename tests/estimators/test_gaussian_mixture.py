@@ -552,14 +552,21 @@ _X_inf = _X.copy()
 _X_inf[5, 0] = np.inf
 
 BAD_FITS = [
-    pytest.param({}, _X_nan, {}, ValueError, r"missing values", id="nan"),
-    pytest.param({}, _X_inf, {}, ValueError, r"missing values", id="inf"),
+    pytest.param({}, _X_nan, {}, ValueError, r"missing values \(NaN\): 1 value in column 1\.",
+                 id="nan"),
+    pytest.param({}, _X_inf, {}, ValueError, r"^Input X contains infinite values: 1 value in "
+                 r"column 0\. Replace", id="inf"),
     pytest.param({"n_components": 5}, _X[:3], {}, ValueError, r"n_samples >= n_components",
                  id="fewer-samples-than-components"),
     pytest.param({}, _X[:, 0], {}, ValueError, r"Expected 2D array", id="1d"),
     pytest.param({}, _X[:, :, None], {}, ValueError, r"dim 3", id="3d"),
     pytest.param({}, [["a", "b"], ["c", "d"], ["e", "f"]], {}, ValueError,
-                 r"could not convert string to float", id="strings"),
+                 r"column 0 holds 'a', which is not a number", id="strings"),
+    pytest.param({}, [[1.0, 2.0], [3.0, "4.5"], [5.0, "n/a"]], {}, ValueError,
+                 r"column 1 holds 'n/a', which is not a number", id="one-text-value"),
+    # Squares of 1e300 are infinite in float64: refused before any arithmetic.
+    pytest.param({}, _X * 1e300, {}, ValueError,
+                 r"values as large as .*overflow float64 arithmetic.*Rescale X", id="overflow"),
     pytest.param({}, np.empty((0, 2)), {}, ValueError, r"0 sample", id="empty"),
     pytest.param({}, _X, {"sample_weight": -np.ones(20)}, ValueError, r"negative",
                  id="negative-weight"),
@@ -606,10 +613,49 @@ def test_bad_input_at_predict_time():
     for method in (gm.predict, gm.predict_proba, gm.score_samples, gm.score):
         with pytest.raises(ValueError, match=r"X has 3 features, but GaussianMixture is expecting"):
             method(np.ones((4, 3)))
-        with pytest.raises(ValueError, match=r"missing values"):
+        with pytest.raises(ValueError, match=r"missing values \(NaN\): 1 value in column 1"):
             method(_X_nan)
+        with pytest.raises(ValueError, match=r"infinite values: 1 value in column 0"):
+            method(_X_inf)
     with pytest.raises(ValueError, match=r"negative"):
         gm.score(_X, sample_weight=-np.ones(20))
+
+
+def test_text_column_of_a_dataframe_is_named():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"height": _X[:, 0], "city": ["Oslo"] * 20})
+    with pytest.raises(ValueError, match=r"column 1 \('city'\) holds 'Oslo'"):
+        GaussianMixture(2).fit(frame)
+
+
+def test_missing_values_are_located_by_column_name():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": _X[:, 0], "b": _X_nan[:, 1]})
+    with pytest.raises(ValueError, match=r"1 value in column 1 \('b'\)"):
+        GaussianMixture(2).fit(frame)
+
+
+def test_overflow_limit_is_where_squares_overflow():
+    # The limit is sqrt(max / (4 n D)): just below it the fit's sums stay finite,
+    # just above it 4 n D x^2 exceeds float64's largest number.
+    n, d = _X.shape
+    limit = np.sqrt(np.finfo(np.float64).max / (4 * n * d))
+    scaled = _X / np.abs(_X).max()
+    with np.errstate(over="ignore"):
+        assert np.isinf(4 * n * d * (1.01 * limit) ** 2)
+    fitted = GaussianMixture(1).fit(0.99 * limit * scaled)
+    assert np.isfinite(fitted.covariances_).all()
+    with pytest.raises(ValueError, match=r"overflow float64"):
+        GaussianMixture(1).fit(1.01 * limit * scaled)
+
+
+def test_float32_overflow_is_judged_in_float32():
+    limit32 = np.sqrt(np.finfo(np.float32).max / (4 * _X.size))
+    X = (_X / np.abs(_X).max() * 2 * limit32).astype(np.float32)
+    with pytest.raises(ValueError, match=r"overflow float32 arithmetic"):
+        GaussianMixture(1).fit(X)
+    # The same values in float64 are far from float64's limit.
+    GaussianMixture(1).fit(X.astype(np.float64))
 
 
 def test_not_fitted_raises_not_fitted_error():

@@ -127,6 +127,28 @@ class CollapseHandler:
             )
         return self._freeze(params, params_old, collapsed), False
 
+    def _singular_cause(self) -> str:
+        """Why the pooled covariance is singular, judged from it rather than assumed."""
+        pooled = self._pooled
+        if not np.isfinite(pooled).all():
+            return (
+                "its entries overflow: X's values are too large for the arithmetic; rescale "
+                "X, for example standardise it"
+            )
+        floors = np.broadcast_to(np.asarray(self.reg_covar, dtype=np.float64), pooled.shape[:1])
+        variances = np.diagonal(pooled) - floors
+        constant = np.flatnonzero(variances <= 0)
+        if constant.size:
+            shown = ", ".join(map(str, constant[:5].tolist()))
+            return (
+                f"constant {'feature' if constant.size == 1 else 'features'} {shown}"
+                f"{' and more' if constant.size > 5 else ''}: drop them"
+            )
+        return (
+            "its features are linearly dependent, or its variances are too small for "
+            "the floor to lift; drop redundant features or standardise X"
+        )
+
     def _freeze(self, params, params_old, collapsed):
         new = [int(k) for k in collapsed if int(k) not in self.frozen]
         if new:
@@ -185,10 +207,11 @@ class CollapseHandler:
         )
         precisions_chol, singular = model.precisions_cholesky(covariances)
         if singular.any():
+            which = np.flatnonzero(singular).tolist()
             raise CollapseError(
-                f"Component(s) {np.flatnonzero(singular).tolist()} cannot be re-seeded: the "
-                "pooled covariance of X is singular (a constant feature or all rows equal). "
-                f"Increase reg_covar (now {self._floor_text}) or drop constant features."
+                f"Component(s) {which} cannot be re-seeded: the pooled covariance of X is "
+                f"singular ({self._singular_cause()}). Increase reg_covar (now "
+                f"{self._floor_text})."
             )
         weights = params.weights.copy()
         weights[collapsed] = 1.0 / backend.n_samples

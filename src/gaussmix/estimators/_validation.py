@@ -2,21 +2,154 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from sklearn.utils.validation import validate_data
 
 from ..covariance._base import as_float_array, check_shape
 
 
-def check_finite(X: np.ndarray, what: str = "X") -> None:
-    """Refuse NaN and infinity with a hint about missing values."""
-    if not np.isfinite(X).all():
-        n_nan = int(np.isnan(X).sum())
-        n_inf = int(np.isinf(X).sum())
-        raise ValueError(
-            f"Input {what} contains NaN ({n_nan} values) or infinity ({n_inf} values). "
-            "gaussmix does not support missing values yet: impute them (for example with "
-            "sklearn.impute.SimpleImputer) or drop those rows before fitting."
+def plural(count: int, word: str, plural_form: str | None = None) -> str:
+    """``"1 candidate"``, ``"2 candidates"``: a count and the noun that agrees with it."""
+    return f"{count} {word if count == 1 else (plural_form or word + 's')}"
+
+
+def _columns_text(columns, names=None) -> str:
+    """``"column 2"`` or ``"columns 0, 3"``, with names where the data had them."""
+    shown = [f"{int(j)} ({names[j]!r})" if names is not None else str(int(j)) for j in columns[:5]]
+    more = f" and {len(columns) - 5} more" if len(columns) > 5 else ""
+    return f"{'column' if len(columns) == 1 else 'columns'} {', '.join(shown)}{more}"
+
+
+def check_finite(X: np.ndarray, what: str = "X", names=None) -> None:
+    """Refuse NaN (missing values) and infinity, naming the columns that hold them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    what : str, default="X"
+        The input's name in the message.
+    names : sequence of str or None
+        Column names, for the message.
+    """
+    if np.isfinite(X).all():
+        return
+    problems = []
+    nan = np.isnan(X)
+    if nan.any():
+        problems.append(
+            f"missing values (NaN): {plural(int(nan.sum()), 'value')} in "
+            f"{_columns_text(np.flatnonzero(nan.any(axis=0)), names)}. gaussmix does not "
+            "support missing values yet: impute them (for example with "
+            "sklearn.impute.SimpleImputer) or drop those rows"
         )
+    infinite = np.isinf(X)
+    if infinite.any():
+        problems.append(
+            f"infinite values: {plural(int(infinite.sum()), 'value')} in "
+            f"{_columns_text(np.flatnonzero(infinite.any(axis=0)), names)}. Replace them "
+            "with finite numbers or drop those rows"
+        )
+    raise ValueError(f"Input {what} contains {'; and '.join(problems)}.")
+
+
+def check_scale(X: np.ndarray, what: str = "X") -> None:
+    """Refuse data whose magnitude overflows the fit's arithmetic.
+
+    Fitting sums squared deviations over rows and features; once ``4 n D x^2``
+    (deviations up to twice the largest value) exceeds the dtype's largest number
+    those sums are infinite, and the failure surfaces much later as a singular
+    covariance whose message would blame the data's shape, not its scale.
+    """
+    if X.size == 0:
+        return
+    n_samples, n_features = X.shape
+    largest = float(np.max(np.abs(X)))
+    limit = math.sqrt(float(np.finfo(X.dtype).max) / (4.0 * n_samples * n_features))
+    if largest > limit:
+        exponent = math.floor(math.log10(largest))
+        raise ValueError(
+            f"Input {what} has values as large as {largest:.3g}: sums of their squares over "
+            f"{n_samples} rows and {n_features} features overflow {X.dtype} arithmetic "
+            f"(values must stay below {limit:.3g}). Rescale {what}: divide it by "
+            f"1e{exponent}, or standardise it (sklearn.preprocessing.StandardScaler)."
+        )
+
+
+def _first_non_number(values):
+    """The first value of a column that ``float`` cannot read, or None."""
+    for value in values:
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return value
+    return None
+
+
+def describe_non_numeric(X) -> str | None:
+    """A message naming the first column of ``X`` that holds a value that is no number.
+
+    Returns None when no such column is found (the caller's error stands).
+    """
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        columns = [(j, name, X.iloc[:, j]) for j, name in enumerate(X.columns)]
+    else:
+        try:
+            array = np.asarray(X, dtype=object)
+        except (TypeError, ValueError):
+            return None
+        if array.ndim != 2:
+            return None
+        columns = [(j, None, array[:, j]) for j in range(array.shape[1])]
+    for j, name, values in columns:
+        value = _first_non_number(values)
+        if value is not None:
+            label = f"column {j}" if name is None else f"column {j} ({name!r})"
+            return (
+                f"Input X is not numeric: {label} holds {value!r}, which is not a number. "
+                "gaussmix fits numeric features only: drop that column, or encode it as "
+                "numbers (for example with sklearn.preprocessing.OneHotEncoder)."
+            )
+    return None
+
+
+def validated_X(estimator, X, *, fit: bool):
+    """``X`` as a float array, checked: numeric, finite and, for fitting, of a usable scale.
+
+    scikit-learn's ``validate_data`` with gaussmix's messages for what it words
+    poorly: a text column is named with a sample value, NaN and infinity are told
+    apart and located, and magnitudes that overflow the fit are refused up front.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+    X : array-like of shape (n_samples, n_features)
+    fit : bool
+        Validating for fitting (``reset=True``, at least 2 rows, scale checked) or
+        for inference on a fitted estimator.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), float64 or float32
+    """
+    options = {"ensure_min_samples": 2} if fit else {"reset": False}
+    try:
+        X_checked = validate_data(
+            estimator, X, dtype=[np.float64, np.float32], ensure_all_finite=False, **options
+        )
+    except ValueError as exc:
+        if "convert" not in str(exc):
+            raise
+        message = describe_non_numeric(X)
+        if message is None:
+            raise
+        raise ValueError(message) from None
+    names = getattr(estimator, "feature_names_in_", None)
+    check_finite(X_checked, names=names)
+    if fit:
+        check_scale(X_checked)
+    return X_checked
 
 
 def check_sample_weight(

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..backends import InMemoryBackend
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
@@ -27,11 +27,11 @@ from ..engine.passes import initial_params, label_rows, score_rows, workspace_by
 from ..engine.prior import ConjugatePrior, resolve_prior
 from ..starts import initial_assignment
 from ._validation import (
-    check_finite,
     check_means,
     check_reg_covar,
     check_sample_weight,
     check_weights,
+    validated_X,
 )
 
 logger = logging.getLogger("gaussmix")
@@ -328,10 +328,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         # `assignments`: precomputed starts, one per init, for GaussianMixtureIC, which
         # draws them once per n_components and shares them across covariance types.
         self._validate_params()
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=False
-        )
-        check_finite(X)
+        X = validated_X(self, X, fit=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -616,11 +613,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     # --------------------------------------------------------------- inference
     def _checked_X(self, X):
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_finite(X)
-        return X
+        return validated_X(self, X, fit=False)
 
     def _inference_backend(self, X, model):
         return _backend(X, None, model, self.n_components)
