@@ -436,3 +436,31 @@ def test_files_the_c_parser_refuses_are_read_field_by_field(tmp_path):
     path = write_rows(tmp_path / "text.csv", [["a", "b"], ["1.5", "x"], ["2", "y"]])
     with pytest.raises(ValueError, match="non-numeric column 'b'"):
         read_table(path)
+
+
+# ---------------------------------------------------------------------- too few rows
+@pytest.mark.parametrize("content", ["1.5,2\n", "a,b\n1.5,2\n", "a,b\n1.5,text\n"])
+def test_too_few_rows_for_the_caller_names_the_file(tmp_path, content):
+    path = tmp_path / "one-row.csv"
+    path.write_text(content)
+    if "text" in content:
+        # A non-numeric column is the first problem, and says so.
+        with pytest.raises(ValueError, match=r"non-numeric column 'b' \(value 'text'\)"):
+            read_table(path, min_rows=2)
+        return
+    with pytest.raises(ValueError) as caught:
+        read_table(path, min_rows=2)
+    assert str(caught.value).startswith(f"{path}: the file has 1 data row; at least 2")
+    # Where one row is enough (prediction), it is read.
+    np.testing.assert_array_equal(read_table(path).X, [[1.5, 2.0]])
+
+
+def test_text_column_is_named_with_its_value(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("height,city,weight\n1.7,Oslo,70\n1.8,Bergen,80\n")
+    with pytest.raises(ValueError, match=rf"^{path}: non-numeric column 'city' \(value 'Oslo'\)"):
+        read_table(path)
+    # Left out by name, the rest is read.
+    np.testing.assert_array_equal(
+        read_table(path, columns=["height", "weight"]).X, [[1.7, 70], [1.8, 80]]
+    )

@@ -78,7 +78,7 @@ class Table:
     source: str
 
 
-def read_table(path, columns=None) -> Table:
+def read_table(path, columns=None, min_rows=1) -> Table:
     """Read a numeric table from a CSV or Parquet file.
 
     A file is Parquet when its name ends in ``.parquet`` or ``.pq`` or it
@@ -108,6 +108,10 @@ def read_table(path, columns=None) -> Table:
         integers or as strings such as ``"0"``; a name takes precedence over a
         position). Columns left out are never checked, so text columns can be
         excluded this way. Default: every column.
+    min_rows : int, default=1
+        The fewest data rows the caller can use: fitting a mixture needs 2 (one
+        row has no spread), predicting works on 1. A file with fewer is refused
+        with a message naming it.
 
     Returns
     -------
@@ -120,8 +124,9 @@ def read_table(path, columns=None) -> Table:
     ValueError
         The file is empty, has a header but no data rows, is not text or
         Parquet, has non-numeric columns (all named), a column with no values
-        or with infinite values, or no columns are selected; ``columns`` names
-        an unknown column (the message lists the available ones).
+        or with infinite values, fewer than ``min_rows`` data rows, or no
+        columns are selected; ``columns`` names an unknown column (the message
+        lists the available ones).
     ImportError
         pandas, or pyarrow for a Parquet file, is not installed.
     """
@@ -136,6 +141,7 @@ def read_table(path, columns=None) -> Table:
         positions = _select_columns(sniffed.names, columns, source)
         X = _read_numeric_delimited(path, sniffed, positions)
         if X is not None and not np.isinf(X).any() and not np.isnan(X).all(axis=0).any():
+            _check_rows(X.shape[0], min_rows, source)
             return Table(X=X, feature_names=[sniffed.names[p] for p in positions], source=source)
         # Text, booleans, infinities or empty columns: the field-by-field reading below
         # knows which values they are and names them.
@@ -181,7 +187,17 @@ def read_table(path, columns=None) -> Table:
             f"exclude {_them(empty)} with {_COLUMNS_HINT}."
         )
     X = np.column_stack(values).astype(np.float64, copy=False)
+    _check_rows(X.shape[0], min_rows, source)
     return Table(X=X, feature_names=[names[p] for p in positions], source=source)
+
+
+def _check_rows(n_rows: int, min_rows: int, source: str) -> None:
+    if n_rows < min_rows:
+        raise ValueError(
+            f"{source}: the file has {n_rows} data {'row' if n_rows == 1 else 'rows'}; at "
+            f"least {min_rows} are needed (a single row has no spread to fit a model to). "
+            "Add rows, or check that the file is the one meant."
+        )
 
 
 def _check_is_file(path: Path) -> None:
