@@ -1018,3 +1018,41 @@ def test_verbose_reaches_handlers_the_application_configured():
         root.setLevel(previous)
     assert any(message.startswith("  Iteration 1") for message in records)
     assert logging.getLogger("gaussmix").level == logging.NOTSET
+
+
+# -------------------------------------------------------------- collapse messages
+def _unseedable(X, covariance_type="full"):
+    """The CollapseError of re-seeding both components of a model on ``X`` (reg_covar 0)."""
+    from gaussmix.backends import InMemoryBackend
+    from gaussmix.covariance import COVARIANCE_MODELS
+    from gaussmix.engine.collapse import CollapseError, CollapseHandler
+    from gaussmix.engine.params import MixtureParams
+
+    model = COVARIANCE_MODELS[covariance_type]
+    covariances = np.stack([np.eye(2)] * 2)
+    params = MixtureParams(
+        weights=np.full(2, 0.5),
+        means=np.zeros((2, 2)),
+        covariances=covariances,
+        precisions_cholesky=model.precisions_cholesky(covariances)[0],
+    )
+    backend = InMemoryBackend(X, None)
+    handler = CollapseHandler(backend, model, backend.centre(), 0.0, 2)
+    every = np.ones(2, dtype=bool)
+    with backend, pytest.raises(CollapseError) as caught:
+        handler.resolve(params, None, ~every, every, 0)
+    return str(caught.value)
+
+
+def test_collapse_blames_a_constant_feature_only_when_there_is_one():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=60)
+    constant = _unseedable(np.column_stack([x, np.full(60, 2.0)]))
+    assert "feature 1 is constant" in constant
+    # Values whose squares overflow (the estimators refuse them up front; the engine
+    # may still meet them): singular because the sums are infinite, not constant.
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isinf((1e160 * np.abs(x).max()) ** 2)
+        huge = _unseedable(1e160 * np.column_stack([x, rng.normal(size=60)]))
+    assert "constant" not in huge
+    assert "overflow" in huge

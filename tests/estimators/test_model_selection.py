@@ -49,10 +49,9 @@ def _n_parameters(covariance_type, n_components, n_features):
 
 
 def _own_parameters(covariance_type, n_features):
-    """Points a component needs: 1 + its own covariance parameters, at most D + 1."""
-    D = n_features
-    covariance = {"full": D * (D + 1) // 2, "tied": 0, "diag": D, "spherical": 1}
-    return 1 + min(covariance[covariance_type], D)
+    """Points a component needs: D + 1 (a non-singular scatter) when it has covariance
+    parameters of its own, 1 (somewhere to put its mean) when it shares them all."""
+    return 1 if covariance_type == "tied" else n_features + 1
 
 
 def _two_blobs(n_per_blob=100, seed=0):
@@ -421,7 +420,7 @@ def test_trap_spurious_maximum_is_flagged_warned_and_excluded_by_default():
 
     # Each row is flagged exactly when its fit is degenerate, judged from the fitted
     # model: a covariance eigenvalue at the floor (the data's variances are about 1 and
-    # 2), or fewer effective points than the component's own parameters.
+    # 2), or too few effective points for a non-singular scatter of its own.
     frame = guarded.results_frame()
     for row, estimator in zip(frame.itertuples(), guarded.estimators_):
         covariances = np.asarray(estimator.covariances_)
@@ -707,7 +706,7 @@ def test_spurious_guard_covers_all_14_mclust_models_on_repeated_values():
             n_features,
         ).min()
         points = estimator.weights_ * X.shape[0]
-        needed = 1 + min(MCLUST_OWN_COVARIANCE_2D[row.covariance_type], n_features)
+        needed = n_features + 1 if MCLUST_OWN_COVARIANCE_2D[row.covariance_type] else 1
         degenerate = smallest < 10 * selector.reg_covar or (
             row.n_components > 1 and points.min() < needed
         )
@@ -877,3 +876,52 @@ def test_chosen_model_with_per_feature_floor_round_trips(tmp_path):
     loaded = gaussmix.load(tmp_path / "chosen.gaussmix")
     np.testing.assert_array_equal(loaded.reg_covar, selector.reg_covar_)
     np.testing.assert_array_equal(loaded.score_samples(X), best.score_samples(X))
+
+
+# ------------------------------------------------------- few points in many dimensions
+def _tight_trio_in_six_dimensions():
+    """200 rows of N(0, I) in 6 dimensions and 3 nearly equal rows far away."""
+    rng = np.random.RandomState(3)
+    trio = 12.0 + 0.05 * rng.normal(size=(3, 6))
+    return np.vstack([rng.normal(size=(200, 6)), trio]), trio
+
+
+def test_component_with_at_most_d_points_is_spurious_when_it_has_its_own_covariance():
+    X, trio = _tight_trio_in_six_dimensions()
+    # The truth the rule rests on: 3 rows span 2 directions, so their scatter is
+    # singular in 6 dimensions (rank 2).
+    assert np.linalg.matrix_rank(np.cov(trio, rowvar=False)) == 2
+    types = ["EII", "EEE", "VII", "VEE"]
+    with pytest.warns(SpuriousFitWarning) as caught:
+        selector = GaussianMixtureIC(
+            n_components=[2], covariance_types=types, n_init=2, random_state=0
+        ).fit(X)
+    frame = selector.results_frame()
+    for row, estimator in zip(frame.itertuples(), selector.estimators_):
+        points = np.sort(estimator.weights_ * X.shape[0])
+        # Every model puts the trio in a component of its own.
+        assert points[0] == pytest.approx(3.0, abs=1e-3), row
+        # A volume of its own (VII, VEE) is fitted to 2 of 6 directions: spurious;
+        # a component that only places its mean (EII, EEE) is not.
+        own = row.covariance_type in ("VII", "VEE")
+        assert row.spurious == own, row
+        if own:
+            assert "3.00 effective points, fewer than the 7" in row.reason
+            assert "in 6 dimensions" in row.reason
+    assert selector.best_covariance_type_ in ("EII", "EEE")
+    # One sentence that stands on its own, plural agreement, the Python pointer last.
+    assert str(caught[0].message) == (
+        "2 candidates are spurious (degenerate) fits, excluded from the choice: 2 VII, 2 VEE. "
+        "Details per candidate in results_['reason']."
+    )
+
+
+def test_spurious_warning_agrees_in_number_for_one_candidate():
+    X, _ = _tight_trio_in_six_dimensions()
+    with pytest.warns(SpuriousFitWarning) as caught:
+        GaussianMixtureIC(
+            n_components=[2], covariance_types=["EII", "VII"], n_init=1, random_state=0
+        ).fit(X)
+    assert str(caught[0].message).startswith(
+        "1 candidate is a spurious (degenerate) fit, excluded from the choice: 2 VII."
+    )

@@ -140,10 +140,10 @@ class CollapseHandler:
         constant = np.flatnonzero(variances <= 0)
         if constant.size:
             shown = ", ".join(map(str, constant[:5].tolist()))
-            return (
-                f"constant {'feature' if constant.size == 1 else 'features'} {shown}"
-                f"{' and more' if constant.size > 5 else ''}: drop them"
-            )
+            if constant.size == 1:
+                return f"feature {shown} is constant: drop it"
+            more = " and more" if constant.size > 5 else ""
+            return f"features {shown}{more} are constant: drop them"
         return (
             "its features are linearly dependent, or its variances are too small for "
             "the floor to lift; drop redundant features or standardise X"
