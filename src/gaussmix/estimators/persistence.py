@@ -122,7 +122,8 @@ def load_model(path):
     if unknown:
         raise ModelFileError(
             path,
-            f"parameter(s) {', '.join(unknown)} unknown to this gaussmix's "
+            f"{'parameter' if len(unknown) == 1 else 'parameters'} {', '.join(unknown)} "
+            f"unknown to this gaussmix's "
             f"{estimator_class.__name__} (written by gaussmix {stored.gaussmix_version}): "
             "upgrade gaussmix.",
         )
