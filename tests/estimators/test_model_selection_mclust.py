@@ -77,9 +77,9 @@ def test_hc_starts_equal_mclust_starts(name):
 # gaussmix reaches mclust's BIC in that very cell and flags it for this reason.
 EXPLAINED = {
     # 31 countries in 3 dimensions: mclust's VEV,6 gives a component 2 rows, fewer
-    # than the 4 its own covariance parameters need (a volume and 3 orientation
-    # angles); gaussmix finds the same maximum and does not choose it.
-    "EuroUnemployment": "2.00 effective points for 4 parameters",
+    # than the D + 1 = 4 that make its own scatter non-singular; gaussmix finds the
+    # same maximum and does not choose it.
+    "EuroUnemployment": "2.00 effective points, fewer than the 4",
 }
 
 
