@@ -221,10 +221,15 @@ def test_one_feature_large_data_takes_qclass_of_a_subset(monkeypatch):
 def test_quantile_classes_of_one_value_put_every_row_in_the_first_class():
     # mclust's qclass never returns here (no grid of quantiles has two values).
     np.testing.assert_array_equal(quantile_classes(np.full(10, 3.0), 4), np.zeros(10))
+    # Repeated 0.6 and 0.9 times, the values sorted are 1 (positions up to 0.6)
+    # then 2 (up to 1.5): the only order statistic, at position 1, is 2.
+    np.testing.assert_array_equal(quantile_classes([1.0, 2.0], 2, [0.6, 0.9]), [0, 0])
     with pytest.raises(ValueError, match="at least 1"):
         quantile_classes(np.arange(5.0), 0)
     with pytest.raises(ValueError, match="positive weight"):
         quantile_classes(np.arange(5.0), 2, np.r_[0.0, np.ones(4)])
+    with pytest.raises(ValueError, match="scale them up"):
+        quantile_classes([1.0, 2.0], 2, [0.3, 0.4])
 
 
 def _acidity_fit(n_components, covariance_type, tol):

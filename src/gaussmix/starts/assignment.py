@@ -226,7 +226,9 @@ def quantile_classes(x, n_classes, sample_weight=None) -> np.ndarray:
     ndarray of shape (n_samples,)
         Labels ``0 .. n_classes - 1``, numbered from the smallest values up;
         ``-1`` for values in no class. With fewer than two distinct values
-        (where mclust's ``qclass`` never returns) every row is in class 0.
+        (where mclust's ``qclass`` never returns; with weights, counting the values
+        that some order statistic of the repeated values takes) every row is in
+        class 0.
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     if n_classes < 1:
@@ -246,9 +248,18 @@ def quantile_classes(x, n_classes, sample_weight=None) -> np.ndarray:
                 "weight zero out."
             )
         repeats = np.cumsum(weights[order])
+        if repeats[-1] <= 1.0:
+            raise ValueError(
+                "quantile_classes counts weights as repeats, and these sum to at most "
+                "one value: scale them up (hc_assignments gives them a mean of one)."
+            )
         mean = weights @ x / repeats[-1]
         spread = np.sqrt(weights @ (x - mean) ** 2 / (repeats[-1] - 1.0))
-    bounds = _enough_quantiles(_runs(values, repeats), repeats[-1], n_classes + 1)
+    runs = _runs(values, repeats)
+    if len(runs[0]) < 2:
+        # Every order statistic is one value (weights below one can hide the others).
+        return np.zeros(x.size, dtype=np.intp)
+    bounds = _enough_quantiles(runs, repeats[-1], n_classes + 1)
     if bounds.size > n_classes + 1:
         gaps = np.diff(bounds)
         dropped = np.argsort(gaps, kind="stable")[: bounds.size - n_classes - 1]
