@@ -220,6 +220,9 @@ def test_fit_over_a_range_picks_the_true_mixture(tmp_path, fitted):
         ]
     )
     assert re.search(r"best BIC of 16 candidates", out), out
+    # Number and noun agree: "1 spurious fit", "0 spurious fits", "2 spurious fits".
+    spurious = re.search(r"\((\d+) spurious (fits?) excluded", out)
+    assert spurious and (spurious.group(2) == "fit") == (spurious.group(1) == "1"), out
     model = gaussmix.load(out_path)
     assert (model.n_components, model.covariance_type) == (3, "full")
     # The chosen model keeps the names of the columns it was fitted on.

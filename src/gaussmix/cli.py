@@ -372,9 +372,11 @@ def _fit_and_save(args, out) -> int:
                 f", ranked on a seeded sample of {selector.n_search_samples_:,} of the "
                 f"{len(frame):,} rows; the best refitted on all rows"
             )
+        n_candidates = len(selector.results_["bic"])
         print(
-            f"best {args.criterion.upper()} of {len(selector.results_['bic'])} candidates"
-            f" ({n_spurious} spurious fits excluded{sampled}):"
+            f"best {args.criterion.upper()} of {n_candidates} "
+            f"candidate{'' if n_candidates == 1 else 's'} ({n_spurious} spurious "
+            f"fit{'' if n_spurious == 1 else 's'} excluded{sampled}):"
         )
         for _, row in table.iterrows():
             flag = "  <- chosen" if row["chosen"] else ""
