@@ -138,6 +138,15 @@ class CovarianceModel(Protocol):
         """Per-iteration kernel arrays, in ``dtype``, for means given relative to the centre."""
         ...
 
+    @property
+    def kernel_names(self) -> tuple:
+        """Names of the chunk kernels the model can run (the cheapest runs by default)."""
+        ...
+
+    def with_kernel(self, name: str) -> CovarianceModel:
+        """A copy of the model that always runs the kernel ``name`` (tests, benchmarks)."""
+        ...
+
     def workspace(self, n_rows: int, n_components: int, n_features: int, dtype) -> dict:
         """Flat scratch buffers for chunks of up to ``n_rows`` rows.
 
