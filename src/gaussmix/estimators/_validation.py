@@ -65,7 +65,8 @@ def check_scale(X: np.ndarray, what: str = "X") -> None:
     if X.size == 0:
         return
     n_samples, n_features = X.shape
-    largest = float(np.max(np.abs(X)))
+    # max and min read X without the full-size copy that np.abs(X) would make.
+    largest = max(float(np.max(X)), -float(np.min(X)))
     limit = math.sqrt(float(np.finfo(X.dtype).max) / (4.0 * n_samples * n_features))
     if largest > limit:
         exponent = math.floor(math.log10(largest))
