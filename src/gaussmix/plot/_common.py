@@ -505,3 +505,18 @@ def _draw_binned_counts(ax, bins):
 def _binned_handle(view, what):
     text = textwrap.fill(f"{_rows_text(view)}, binned ({what})", width=34)
     return Patch(facecolor="lightgray", edgecolor="gray", label=text)
+
+
+def outline_histogram(ax, values, edges, label, linewidth=1.0):
+    """Test rows as a dotted outline on the training histogram's bins; its legend handle."""
+    _, _, steps = ax.hist(
+        values,
+        bins=edges,
+        density=True,
+        histtype="step",
+        color="black",
+        linewidth=linewidth,
+        linestyle=":",
+        label=label,
+    )
+    return steps[0]

@@ -31,6 +31,7 @@ from ._common import (
     _new_axes,
     _set_data_limits,
     component_colors,
+    outline_histogram,
 )
 
 # Log-density contours span this many natural-log units below the peak: e^-10 of
@@ -248,17 +249,9 @@ def _draw_marginal_histogram(ax, values, weights, means, variances, test_values=
     )
     handles = [bars[0]] if len(bars) else []
     if test_values is not None:
-        _, _, steps = ax.hist(
-            test_values,
-            bins=edges,
-            density=True,
-            histtype="step",
-            color="black",
-            linewidth=1.0,
-            linestyle=":",
-            label="histogram of the test rows (outline)",
+        handles.append(
+            outline_histogram(ax, test_values, edges, "histogram of the test rows (outline)")
         )
-        handles.append(steps[0])
     low, high = _data_limits(values if test_values is None else np.r_[values, test_values])
     grid = np.linspace(low, high, 300)
     component_density = _weighted_normal_densities(grid, weights, means, variances)

@@ -33,6 +33,7 @@ from ._common import (
     _View,
     component_colors,
     component_covariances,
+    outline_histogram,
 )
 from .clusters import (
     UNCERTAINTY_LABEL,
@@ -443,17 +444,8 @@ def plot_univariate(
             handles.extend([bars[0], mixture])
             what = "Density"
         if test_values is not None:
-            _, _, steps = ax.hist(
-                test_values,
-                bins=edges,
-                density=True,
-                histtype="step",
-                color="black",
-                linestyle=":",
-                linewidth=1.2,
-                label=f"test rows ({test_values.size} samples, outline)",
-            )
-            handles.append(steps[0])
+            label = f"test rows ({test_values.size} samples, outline)"
+            handles.append(outline_histogram(ax, test_values, edges, label, linewidth=1.2))
         ax.set_ylabel("density")
     else:
         uncertainty = _uncertainty(model, data)
