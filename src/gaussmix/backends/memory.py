@@ -93,10 +93,17 @@ class InMemoryBackend:
         Scratch bytes a chunk kernel needs per row; sets the chunk size.
     n_threads : int, optional
         Defaults to :func:`default_n_threads`.
+    row_offset : int, default=0
+        Index of ``X``'s first row in the whole data set: the ``rows`` slices passed
+        to chunk functions are shifted by it, so that a backend over one block of a
+        larger data set (a Dask block, a block read from a file) labels rows globally.
     """
 
-    def __init__(self, X, sample_weight=None, *, bytes_per_row=None, n_threads=None):
+    def __init__(
+        self, X, sample_weight=None, *, bytes_per_row=None, n_threads=None, row_offset=0
+    ):
         self.X = X
+        self.row_offset = int(row_offset)
         self.sample_weight = sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -175,7 +182,7 @@ class InMemoryBackend:
         chunk_fn : callable
             ``chunk_fn(XcT, sample_weight, rows, work)`` with ``XcT`` the chunk minus
             ``centre``, transposed to ``(n_features, n_rows)``, and ``rows`` the
-            chunk's slice of the data.
+            chunk's slice of the whole data set (shifted by ``row_offset``).
         make_work : callable
             ``make_work(n_rows)`` returns one thread's scratch memory.
         centre : ndarray of shape (n_features,)
@@ -199,7 +206,8 @@ class InMemoryBackend:
                 XcT = centred[: self.n_features * (end - begin)].reshape(self.n_features, -1)
                 np.subtract(self.X[begin:end].T, shift[:, None], out=XcT)
                 weights = None if self.sample_weight is None else self.sample_weight[begin:end]
-                value = chunk_fn(XcT, weights, slice(begin, end), work)
+                rows = slice(begin + self.row_offset, end + self.row_offset)
+                value = chunk_fn(XcT, weights, rows, work)
                 result = value if result is None else merge(result, value)
             return result
 
