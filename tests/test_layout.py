@@ -82,6 +82,7 @@ DOCUMENTED = {
         "hc_labels",
         "initial_assignment",
         "same_partition",
+        "sampled_assignment",
     },
     # Paths of the first releases, kept working.
     "gaussmix.model_io": {"ModelFileError", "load_model", "save_model", "covariance_storage"},

@@ -99,9 +99,7 @@ class InMemoryBackend:
         larger data set (a Dask block, a block read from a file) labels rows globally.
     """
 
-    def __init__(
-        self, X, sample_weight=None, *, bytes_per_row=None, n_threads=None, row_offset=0
-    ):
+    def __init__(self, X, sample_weight=None, *, bytes_per_row=None, n_threads=None, row_offset=0):
         self.X = X
         self.row_offset = int(row_offset)
         self.sample_weight = sample_weight
@@ -156,14 +154,15 @@ class InMemoryBackend:
         """The rows at ``indices``, in float64."""
         return np.asarray(self.X[indices], dtype=np.float64)
 
-    def _blocks(self):
-        if self.n_threads == 1:
-            return [(0, self.n_samples)]
-        bounds = np.linspace(0, self.n_samples, self.n_threads + 1).astype(int)
+    def _blocks(self, n_rows):
+        n_blocks = max(1, min(self.n_threads, -(-n_rows // self.chunk_rows)))
+        if n_blocks == 1:
+            return [(0, n_rows)]
+        bounds = np.linspace(0, n_rows, n_blocks + 1).astype(int)
         return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
 
     def _run(self, task, blocks):
-        if self._executor is None:
+        if self._executor is None or len(blocks) == 1:
             return [task(block) for block in blocks]
         return list(self._executor.map(task, blocks))
 
@@ -192,26 +191,34 @@ class InMemoryBackend:
             The dtype of ``XcT`` (the data's by default; float64 to compute float32
             data at higher precision without copying it).
         """
+        return self._reduce_rows(
+            self.X, self.sample_weight, self.row_offset, chunk_fn, make_work, centre, merge, dtype
+        )
+
+    def _reduce_rows(self, X, sample_weight, row_offset, chunk_fn, make_work, centre, merge, dtype):
+        """:meth:`reduce` over the rows of ``X``, numbered from ``row_offset``."""
         dtype = np.dtype(self.dtype if dtype is None else dtype)
         shift = centre.astype(dtype)
+        n_features = self.n_features
+        chunk_rows = min(self.chunk_rows, max(1, X.shape[0]))
 
         def task(block):
             start, stop = block
-            work = make_work(self.chunk_rows)
-            centred = np.empty(self.n_features * self.chunk_rows, dtype=dtype)
+            work = make_work(chunk_rows)
+            centred = np.empty(n_features * chunk_rows, dtype=dtype)
             result = None
-            for begin in range(start, stop, self.chunk_rows):
-                end = min(begin + self.chunk_rows, stop)
+            for begin in range(start, stop, chunk_rows):
+                end = min(begin + chunk_rows, stop)
                 # A flat buffer keeps the last, shorter chunk contiguous too.
-                XcT = centred[: self.n_features * (end - begin)].reshape(self.n_features, -1)
-                np.subtract(self.X[begin:end].T, shift[:, None], out=XcT)
-                weights = None if self.sample_weight is None else self.sample_weight[begin:end]
-                rows = slice(begin + self.row_offset, end + self.row_offset)
+                XcT = centred[: n_features * (end - begin)].reshape(n_features, -1)
+                np.subtract(X[begin:end].T, shift[:, None], out=XcT)
+                weights = None if sample_weight is None else sample_weight[begin:end]
+                rows = slice(begin + row_offset, end + row_offset)
                 value = chunk_fn(XcT, weights, rows, work)
                 result = value if result is None else merge(result, value)
             return result
 
-        return reduce(merge, self._run(task, self._blocks()))
+        return reduce(merge, self._run(task, self._blocks(X.shape[0])))
 
     def map(
         self, chunk_fn: Callable, make_work: Callable[[int], dict], centre: np.ndarray, dtype=None

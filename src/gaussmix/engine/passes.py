@@ -177,7 +177,7 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar, 
     dtype, prepared, make_work = _kernel_setup(backend, model, reference, centre, np.float64)
 
     def chunk_fn(XcT, sample_weight, rows, work):
-        resp = assignment.chunk(rows, n_components, dtype)
+        resp = assignment.chunk(rows, n_components, dtype, XcT=XcT, centre=centre)
         return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
     stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)

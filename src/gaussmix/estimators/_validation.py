@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from ..backends import float_dtype, is_dask_collection, is_out_of_core, read_rows, row_blocks
+from ..backends.chunked import block_bytes
 from ..covariance._base import as_float_array, check_shape
+
+#: Out-of-core inputs (memory maps, h5py, zarr, Parquet sources) up to this size are
+#: read into memory and fitted exactly as NumPy arrays, with scikit-learn's starts.
+LOAD_BYTES = 64 * 2**20
+
+
+def load_bytes() -> int:
+    """Size up to which out-of-core inputs are loaded: ``GAUSSMIX_LOAD_BYTES`` or 64 MiB."""
+    configured = os.environ.get("GAUSSMIX_LOAD_BYTES")
+    return int(configured) if configured else LOAD_BYTES
 
 
 def plural(count: int, word: str, plural_form: str | None = None) -> str:
@@ -67,12 +80,18 @@ def check_scale(X: np.ndarray, what: str = "X") -> None:
     n_samples, n_features = X.shape
     # max and min read X without the full-size copy that np.abs(X) would make.
     largest = max(float(np.max(X)), -float(np.min(X)))
-    limit = math.sqrt(float(np.finfo(X.dtype).max) / (4.0 * n_samples * n_features))
+    _check_largest(largest, n_samples, n_features, X.dtype, what)
+
+
+def _check_largest(largest, n_samples, n_features, dtype, what):
+    """Refuse a largest magnitude whose squares summed over the data overflow ``dtype``."""
+    dtype = np.dtype(dtype)
+    limit = math.sqrt(float(np.finfo(dtype).max) / (4.0 * n_samples * n_features))
     if largest > limit:
         exponent = math.floor(math.log10(largest))
         raise ValueError(
             f"Input {what} has values as large as {largest:.3g}: sums of their squares over "
-            f"{n_samples} rows and {n_features} features overflow {X.dtype} arithmetic "
+            f"{n_samples} rows and {n_features} features overflow {dtype} arithmetic "
             f"(values must stay below {limit:.3g}). Rescale {what}: divide it by "
             f"1e{exponent}, or standardise it (sklearn.preprocessing.StandardScaler)."
         )
@@ -134,6 +153,15 @@ def validated_X(estimator, X, *, fit: bool):
     -------
     ndarray of shape (n_samples, n_features), float64 or float32
     """
+    if is_dask_collection(X):
+        return _validated_dask(estimator, X, fit=fit)
+    source_names = None
+    if is_out_of_core(X):
+        source_names = getattr(X, "feature_names", None) if fit else None
+        X = _validated_rows(estimator, X, fit=fit)
+        if not isinstance(X, _Loaded):
+            return X
+        X = X.rows
     options = {"ensure_min_samples": 2} if fit else {"reset": False}
     try:
         X_checked = validate_data(
@@ -146,11 +174,126 @@ def validated_X(estimator, X, *, fit: bool):
         if message is None:
             raise
         raise ValueError(message) from None
+    if source_names is not None:
+        # A file's column names, as a DataFrame's would be kept.
+        estimator.feature_names_in_ = np.asarray([str(n) for n in source_names], dtype=object)
     names = getattr(estimator, "feature_names_in_", None)
     check_finite(X_checked, names=names)
     if fit:
         check_scale(X_checked)
     return X_checked
+
+
+def _validated_dask(estimator, X, *, fit: bool):
+    """A Dask array or DataFrame as a float Dask array with one column chunk, checked.
+
+    Unknown chunk sizes (a filtered DataFrame's) are computed, which reads the
+    data once; finiteness and scale are checked in one more pass.
+    """
+    import dask
+    import dask.array as da
+
+    names = None
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        not_numeric = [str(name) for name, kind in X.dtypes.items() if kind.kind not in "biuf"]
+        if not_numeric:
+            raise ValueError(
+                f"Input X is not numeric: column(s) {', '.join(map(repr, not_numeric))} hold "
+                "values that are not numbers. Drop those columns or encode them as numbers."
+            )
+        names = [str(name) for name in X.columns]
+        X = X.to_dask_array(lengths=True)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-dimensional Dask array, got {X.ndim} dimension(s): reshape it to "
+            "(n_samples, n_features)."
+        )
+    if any(np.isnan(size) for size in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Input X has dtype {X.dtype}, which is not numeric: convert it to float32 or float64."
+        )
+    X = X.astype(float_dtype(X.dtype)).rechunk({1: -1})
+    n_samples, n_features = (int(n) for n in X.shape)
+    if fit and n_samples < 2:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) while a minimum of 2 is required."
+        )
+    if fit:
+        estimator.n_features_in_ = n_features
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    if fit:
+        finite, largest, smallest = dask.compute(da.isfinite(X).all(), X.max(), X.min())
+        if not finite:
+            raise ValueError(
+                "Input X contains missing values (NaN) or infinity: impute or drop those "
+                "rows first (for example with dask_ml or X[da.isfinite(X).all(axis=1)])."
+            )
+        _check_largest(max(float(largest), -float(smallest)), n_samples, n_features, X.dtype, "X")
+    return X
+
+
+class _Loaded:
+    """An out-of-core input small enough to be read whole (see :data:`LOAD_BYTES`)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+
+def _validated_rows(estimator, X, *, fit: bool):
+    """Check an out-of-core array-like block by block; small ones are read whole.
+
+    The same checks as for arrays (numeric, two-dimensional, the fitted number of
+    features, finite, a scale the fit's sums do not overflow) in one read of the
+    rows, never holding more than a block.
+    """
+    dtype = np.dtype(X.dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"Input X has dtype {dtype}, which is not numeric: gaussmix fits numbers "
+            "(convert the data to float32 or float64)."
+        )
+    n_samples, n_features = (int(n) for n in X.shape)
+    if fit and n_samples < 2:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape=({n_samples}, {n_features})) "
+            "while a minimum of 2 is required: a mixture needs at least two rows."
+        )
+    if n_features < 1:
+        raise ValueError("Input X has no features: it needs at least one column.")
+    names = getattr(X, "feature_names", None)
+    if fit:
+        estimator.n_features_in_ = n_features
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray([str(name) for name in names], dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    compute_dtype = float_dtype(dtype)
+    if n_samples * n_features * compute_dtype.itemsize <= load_bytes():
+        return _Loaded(read_rows(X, 0, n_samples, compute_dtype))
+    rows_per_block = max(1, block_bytes() // (n_features * compute_dtype.itemsize))
+    largest = 0.0
+    for start, stop in row_blocks(n_samples, rows_per_block):
+        block = read_rows(X, start, stop, compute_dtype)
+        check_finite(block, names=getattr(estimator, "feature_names_in_", None))
+        largest = max(largest, float(np.max(block)), -float(np.min(block)))
+    if fit:
+        _check_largest(largest, n_samples, n_features, compute_dtype, "X")
+    return X
 
 
 def check_sample_weight(

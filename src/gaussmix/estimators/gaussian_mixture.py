@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..backends import InMemoryBackend
+from ..backends import float_dtype, is_dask_collection, is_out_of_core, make_backend
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
 from ..engine import criteria
 from ..engine.collapse import CollapseHandler, CollapseWarning
@@ -25,7 +25,7 @@ from ..engine.em import run_em
 from ..engine.params import EMResult, MixtureParams
 from ..engine.passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
 from ..engine.prior import ConjugatePrior, resolve_prior
-from ..starts import initial_assignment
+from ..starts import initial_assignment, sampled_assignment
 from ._validation import (
     check_means,
     check_reg_covar,
@@ -62,9 +62,19 @@ class Screen(NamedTuple):
 
 
 def _backend(X, sample_weight, model, n_components):
-    """The in-memory backend with chunks sized for ``model``'s scratch per row."""
-    bytes_per_row = workspace_bytes_per_row(model, n_components, X.shape[1], X.dtype)
-    return InMemoryBackend(X, sample_weight, bytes_per_row=bytes_per_row)
+    """The backend for ``X`` with chunks sized for ``model``'s scratch per row."""
+    dtype = np.float64 if X.dtype not in (np.float32, np.float64) else X.dtype
+    bytes_per_row = workspace_bytes_per_row(model, n_components, X.shape[1], dtype)
+    return make_backend(X, sample_weight, bytes_per_row=bytes_per_row)
+
+
+def _streamed(X) -> bool:
+    """Whether ``X`` is not held in memory (read block by block, or on Dask).
+
+    Such fits start from a seeded sample of rows (:mod:`gaussmix.starts.sampled`)
+    and keep no per-row attribute (``labels_``).
+    """
+    return is_out_of_core(X) or is_dask_collection(X)
 
 
 def _best_finished(starts):
@@ -176,6 +186,13 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         added to each component's scatter first. ``lower_bound_`` and the
         criteria stay log-likelihoods at the fitted (posterior-mode) parameters,
         as mclust computes BIC for a prior fit.
+    learning_decay : float in (0.5, 1], default=0.7
+        Online EM (:meth:`partial_fit`) only: the exponent ``kappa`` of the step size
+        ``(t + learning_offset) ** -kappa`` given to batch ``t`` (Cappe & Moulines
+        2009; the names of scikit-learn's ``LatentDirichletAllocation``).
+    learning_offset : float, default=10.0
+        Online EM only: ``t0`` in the step size above; larger values slow the
+        first steps.
 
     Attributes
     ----------
@@ -248,6 +265,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "prior": [None, StrOptions({"default"}), dict, ConjugatePrior],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
     }
 
     def __init__(
@@ -268,6 +287,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         prior=None,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -284,6 +305,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.prior = prior
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -308,6 +331,34 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch of samples by online (stepwise) EM.
+
+        Cappe & Moulines (2009): each call runs one E-step on the batch and moves
+        running averages of the sufficient statistics towards the batch's by the
+        step ``(t + learning_offset) ** -learning_decay``; the M-step then gives
+        the parameters. The first call (on an unfitted model) starts from its
+        batch as :meth:`fit` would; a call after :meth:`fit` continues from the
+        fitted model. Batches must keep the number of features and the dtype
+        family (float32 or float64) of the first.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of samples.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        from .online import partial_fit
+
+        partial_fit(self, X, sample_weight)
+        return self
+
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model and return the most probable component of each training sample.
 
@@ -322,6 +373,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         self._fit(X, sample_weight)
+        if not hasattr(self, "labels_"):
+            return self.predict(X)
         return self.labels_
 
     def _fit(self, X, sample_weight, assignments=None):
@@ -336,7 +389,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}: pass more samples or "
                 "fewer components."
             )
-        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype, normalize=True)
+        dtype = float_dtype(X.dtype)
+        sample_weight = check_sample_weight(sample_weight, n_samples, dtype, normalize=True)
         if sample_weight is not None and np.count_nonzero(sample_weight) < self.n_components:
             raise ValueError(
                 f"Only {np.count_nonzero(sample_weight)} samples have a positive weight, "
@@ -346,6 +400,14 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         model.check_n_features(n_features)
         reg_covar = check_reg_covar(self.reg_covar, n_features)
         inits = self._checked_inits(model, n_features)
+        streamed = _streamed(X)
+        if streamed and isinstance(self.prior, (str, dict)):
+            raise ValueError(
+                f"prior={self.prior!r} computes its defaults from the whole of X, which is "
+                "read block by block here: compute them on a sample, "
+                "prior=gaussmix.engine.prior.default_prior(X_sample, n_components, "
+                "covariance_type), and pass that ConjugatePrior."
+            )
         prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -432,8 +494,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 self._continue_starts(starts, kept, backend, model, centre, prior)
                 best = _best_finished(starts)
                 self._screened_starts = starts
-            # Labels from the final parameters, as scikit-learn's fit_predict gives.
-            labels = label_rows(backend, model, best.params, centre)
+            # Labels from the final parameters, as scikit-learn's fit_predict gives;
+            # not for data read block by block, where they would be an N-sized array.
+            labels = None if streamed else label_rows(backend, model, best.params, centre)
 
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -442,8 +505,11 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._store(best, model, X.dtype)
-        self.labels_ = labels
+        self._store(best, model, dtype)
+        if labels is None:
+            self.__dict__.pop("labels_", None)
+        else:
+            self.labels_ = labels
         self.prior_ = prior
 
     def _checked_inits(self, model, n_features):
@@ -476,7 +542,11 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         drawn = None
         empty = singular = np.zeros(n_components, dtype=bool)
         if any(value is None for value in inits.values()):
-            if assignment is None:
+            if assignment is None and _streamed(X):
+                assignment = sampled_assignment(
+                    backend, centre, n_components, self.init_params, random_state, sample_weight
+                )
+            elif assignment is None:
                 assignment = initial_assignment(
                     X, n_components, self.init_params, random_state, sample_weight
                 )
@@ -564,8 +634,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             warnings.simplefilter("ignore", CollapseWarning)
             self._continue_starts(starts, range(len(starts)), backend, model, centre, self.prior_)
             best = _best_finished(starts)
-            self.labels_ = label_rows(backend, model, best.params, centre)
-        self._store(best, model, X.dtype)
+            if not _streamed(X):
+                self.labels_ = label_rows(backend, model, best.params, centre)
+        self._store(best, model, float_dtype(X.dtype))
         return self
 
     def _progress_reporter(self):
@@ -627,6 +698,13 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         with self._inference_backend(X, model) as backend:
             return pass_fn(backend, model, params, centre, **kwargs)
 
+    def _lazy(self, X, method, n_columns=None, dtype=np.float64):
+        """``method`` applied block by block to a Dask array, as a lazy Dask array."""
+        X = self._checked_X(X)
+        if n_columns is None:
+            return X.map_blocks(method, drop_axis=1, dtype=dtype)
+        return X.map_blocks(method, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)
+
     def score_samples(self, X):
         """Log-density of each sample under the mixture.
 
@@ -637,7 +715,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            A lazy Dask array for Dask input.
         """
+        if is_dask_collection(X):
+            return self._lazy(X, self.score_samples, dtype=self.means_.dtype)
         return self._inference_pass(self._checked_X(X), score_rows)
 
     def score(self, X, y=None, sample_weight=None):
@@ -668,7 +749,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            A lazy Dask array for Dask input.
         """
+        if is_dask_collection(X):
+            return self._lazy(X, self.predict, dtype=np.int64)
         return self._inference_pass(self._checked_X(X), label_rows)
 
     def predict_proba(self, X):
@@ -681,7 +765,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            A lazy Dask array for Dask input.
         """
+        if is_dask_collection(X):
+            return self._lazy(X, self.predict_proba, self.n_components, dtype=self.means_.dtype)
         _, log_resp = self._inference_pass(self._checked_X(X), score_rows, with_resp=True)
         return np.exp(log_resp)
 

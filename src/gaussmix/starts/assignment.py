@@ -31,8 +31,12 @@ class Assignment(NamedTuple):
     labels: np.ndarray | None
     resp: np.ndarray | None
 
-    def chunk(self, rows: slice, n_components: int, dtype) -> np.ndarray:
-        """The responsibilities of ``rows``, shape ``(n_components, n_rows)``."""
+    def chunk(self, rows: slice, n_components: int, dtype, XcT=None, centre=None) -> np.ndarray:
+        """The responsibilities of ``rows``, shape ``(n_components, n_rows)``.
+
+        ``XcT`` (the centred chunk) and ``centre`` are for starts that assign rows
+        by their values (:mod:`gaussmix.starts.sampled`); labels do not need them.
+        """
         if self.resp is not None:
             return np.ascontiguousarray(self.resp[rows].T, dtype=dtype)
         labels = self.labels[rows]
