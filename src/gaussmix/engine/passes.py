@@ -111,6 +111,32 @@ def score_rows(backend, model, params: MixtureParams, centre, *, with_resp=False
     return result
 
 
+def likelihood_and_entropy(backend, model, params: MixtureParams, centre):
+    """Weighted sums of the rows' log-densities and of their largest log-responsibilities.
+
+    What the criteria need (log-likelihood, and ICL's classification entropy) in
+    one reduction, for data too large to hold the per-row results.
+
+    Returns
+    -------
+    log_likelihood : float
+        ``sum_i w_i log p(x_i)``.
+    log_resp_max : float
+        ``sum_i w_i max_k log z_ik``.
+    """
+    dtype, prepared, make_work = _kernel_setup(backend, model, params, centre)
+
+    def chunk_fn(XcT, sample_weight, rows, work):
+        log_prob_norm, log_resp = log_prob_resp(model, XcT, prepared, work)
+        best = log_resp.max(axis=1)
+        if sample_weight is None:
+            return np.array([log_prob_norm.sum(dtype=np.float64), best.sum(dtype=np.float64)])
+        return np.array([np.dot(sample_weight, log_prob_norm), np.dot(sample_weight, best)])
+
+    sums = backend.reduce(chunk_fn, make_work, centre, np.add, dtype=dtype)
+    return float(sums[0]), float(sums[1])
+
+
 def label_rows(backend, model, params: MixtureParams, centre):
     """Most probable component of each row under ``params`` (no N x K array kept)."""
     dtype, prepared, make_work = _kernel_setup(backend, model, params, centre)

@@ -686,16 +686,16 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return validated_X(self, X, fit=False)
 
-    def _inference_backend(self, X, model):
-        return _backend(X, None, model, self.n_components)
+    def _inference_backend(self, X, model, sample_weight=None):
+        return _backend(X, sample_weight, model, self.n_components)
 
-    def _inference_pass(self, X, pass_fn, **kwargs):
+    def _inference_pass(self, X, pass_fn, sample_weight=None, **kwargs):
         """Run a whole-data pass (``gaussmix.engine.passes``) over ``X`` with fitted parameters."""
         params = self._fitted_params()
         model = get_covariance_model(self.covariance_type)
         # Shift rows by the mixture's mean so far-from-origin data keep their digits.
         centre = params.weights @ params.means
-        with self._inference_backend(X, model) as backend:
+        with self._inference_backend(X, model, sample_weight) as backend:
             return pass_fn(backend, model, params, centre, **kwargs)
 
     def _lazy(self, X, method, n_columns=None, dtype=np.float64):

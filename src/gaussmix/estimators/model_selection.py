@@ -18,12 +18,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..covariance import MCLUST_NAMES, UNIVARIATE_NAMES, get_covariance_model
 from ..engine import criteria
-from ..engine.collapse import CollapseError, CollapseWarning
-from ..engine.passes import score_rows
+from ..engine.collapse import CollapseError, CollapseWarning, pooled_covariance
+from ..engine.passes import likelihood_and_entropy, score_rows
 from ..engine.prior import ConjugatePrior
 from ..starts import Assignment, hc_assignments, initial_assignment, same_partition
+from ..starts.sampled import SAMPLE_ROWS, sample_rows
 from ._validation import check_sample_weight, plural, validated_X
-from .gaussian_mixture import GaussianMixture, Screen
+from .gaussian_mixture import GaussianMixture, Screen, _backend, _streamed
 
 RESULT_COLUMNS = (
     "n_components",
@@ -71,6 +72,38 @@ def _candidate_fit(template, X, sample_weight, assignments, screen=None):
         except (CollapseError, ValueError, np.linalg.LinAlgError) as exc:
             return None, f"fit failed: {exc}"
     return estimator, ""
+
+
+def _take_rows(X, rows):
+    """Rows ``rows`` (sorted) of an in-memory, out-of-core or Dask ``X`` as an ndarray."""
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
+        return X[rows]
+    if hasattr(X, "compute"):
+        return np.asarray(X[rows].compute())
+    with _backend(X, None, get_covariance_model("VVV"), 1) as backend:
+        return backend.take(rows).astype(backend.dtype, copy=False)
+
+
+def _data_covariance(X, weights):
+    """The weighted covariance of ``X`` as ``np.cov(X, aweights=weights)`` computes it.
+
+    Data read block by block get the same (unbiased, weighted) estimate from one
+    pass of the backend instead of a copy.
+    """
+    if not _streamed(X):
+        if weights is None:
+            weights = np.ones(X.shape[0])
+        return np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+    with _backend(X, weights, get_covariance_model("VVV"), 1) as backend:
+        centre = backend.centre()
+        scatter = pooled_covariance(backend, centre, 0.0) * backend.total_weight
+        if weights is None:
+            denominator = backend.total_weight - 1.0
+        else:
+            denominator = backend.total_weight - float(np.dot(weights, weights)) / float(
+                backend.total_weight
+            )
+    return scatter / denominator
 
 
 def _draw_starts(X, n_components, n_init, init_params, seed, sample_weight):
@@ -402,11 +435,20 @@ n_iter_, lower_bound_, labels_
             else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         )
         everything = (X, total_weights, sample_weight)
-        if self.max_search_samples is not None and n_samples > self.max_search_samples:
-            rows = np.sort(
-                check_random_state(seed).choice(n_samples, self.max_search_samples, replace=False)
-            )
-            X = X[rows]
+        streamed = _streamed(X)
+        max_search_samples = self.max_search_samples
+        if streamed and max_search_samples is None:
+            # Data read block by block are always searched on a sample: every
+            # candidate's starts and passes would otherwise read them all.
+            max_search_samples = SAMPLE_ROWS
+        if max_search_samples is not None and n_samples > max_search_samples:
+            if streamed:
+                rows = sample_rows(n_samples, max_search_samples, check_random_state(seed))
+            else:
+                rows = np.sort(
+                    check_random_state(seed).choice(n_samples, max_search_samples, replace=False)
+                )
+            X = _take_rows(X, rows)
             total_weights = None if total_weights is None else total_weights[rows]
             sample_weight = check_sample_weight(
                 None if sample_weight is None else sample_weight[rows],
@@ -490,7 +532,7 @@ n_iter_, lower_bound_, labels_
 
     def _record(self, X, sample_weight, grid, fits):
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        data_covariance = _data_covariance(X, weights)
         results = {column: [] for column in RESULT_COLUMNS}
         self.estimators_ = []
         for (n_components, name), (estimator, error) in zip(grid, fits):
@@ -514,11 +556,18 @@ n_iter_, lower_bound_, labels_
         name = estimator.covariance_type
         total_weight = float(np.sum(weights, dtype=np.float64))
         n_parameters = estimator._n_parameters()
-        # Log-densities and responsibilities in one pass over the data.
-        log_prob, log_resp = estimator._inference_pass(X, score_rows, with_resp=True)
-        log_likelihood = float(np.dot(weights, log_prob))
+        if _streamed(X):
+            # Sums over the rows, never the rows' N x K results.
+            log_likelihood, log_resp_max = estimator._inference_pass(
+                X, likelihood_and_entropy, sample_weight=weights
+            )
+            entropy = -log_resp_max
+        else:
+            # Log-densities and responsibilities in one pass over the data.
+            log_prob, log_resp = estimator._inference_pass(X, score_rows, with_resp=True)
+            log_likelihood = float(np.dot(weights, log_prob))
+            entropy = float(-np.dot(weights, log_resp.max(axis=1)))
         bic = criteria.bic(log_likelihood, n_parameters, total_weight)
-        entropy = float(-np.dot(weights, log_resp.max(axis=1)))
         ratio, points = criteria.degeneracy(
             criteria.component_covariance_matrices(
                 estimator.covariances_, name, n_components, n_features
@@ -552,7 +601,7 @@ n_iter_, lower_bound_, labels_
         candidate in reach of the best is what the exhaustive search would give.
         """
         weights = np.ones(X.shape[0]) if total_weights is None else total_weights
-        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        data_covariance = _data_covariance(X, total_weights)
         while True:
             values, eligible = self._eligible_values()
             if not eligible.any():
@@ -577,7 +626,7 @@ n_iter_, lower_bound_, labels_
         values, eligible = self._eligible_values()
         close = np.flatnonzero(eligible & (values <= values[self.best_index_] + REFIT_MARGIN))
         weights = np.ones(X.shape[0]) if total_weights is None else total_weights
-        data_covariance = np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
+        data_covariance = _data_covariance(X, total_weights)
         refits = {"index": [], "n_components": [], "covariance_type": []}
         refits.update({column: [] for column in REFIT_COLUMNS})
         best, best_value = None, np.inf
@@ -712,9 +761,13 @@ n_iter_, lower_bound_, labels_
             "converged_",
             "n_iter_",
             "lower_bound_",
-            "labels_",
         ):
             setattr(self, attribute, getattr(self.best_estimator_, attribute))
+        # A model refitted on rows read block by block keeps no labels (see GaussianMixture).
+        if hasattr(self.best_estimator_, "labels_"):
+            self.labels_ = self.best_estimator_.labels_
+        else:
+            self.__dict__.pop("labels_", None)
 
     # ------------------------------------------------------------------ results
     def results_frame(self, convention="scikit-learn"):
@@ -756,11 +809,18 @@ n_iter_, lower_bound_, labels_
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.fit(X, sample_weight=sample_weight).labels_
+        self.fit(X, sample_weight=sample_weight)
+        if not hasattr(self, "labels_"):
+            return self.predict(X)
+        return self.labels_
 
     def _best(self, X):
         check_is_fitted(self)
-        validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        if not _streamed(X):
+            validate_data(
+                self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
+            )
+        # Data read block by block are checked by the chosen model, in its one read.
         return self.best_estimator_
 
     def predict(self, X):
