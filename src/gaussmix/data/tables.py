@@ -148,7 +148,29 @@ def read_table(path, columns=None, min_rows=1) -> Table:
         names, raw_columns = _read_delimited(path, source, sniffed)
         convert = _text_column_values
     positions = _select_columns(names, columns, source)
+    converted = _convert_columns(names, positions, raw_columns, convert)
+    _refuse_unusable(converted, source)
+    X = np.column_stack(converted.values).astype(np.float64, copy=False)
+    _check_rows(X.shape[0], min_rows, source)
+    return Table(X=X, feature_names=[names[p] for p in positions], source=source)
 
+
+class _Converted(NamedTuple):
+    """Selected columns as float64 values, and what makes any of them unusable."""
+
+    values: list
+    non_numeric: list
+    decimal_comma: bool
+    infinite: list
+    empty: list
+
+
+def _convert_columns(names, positions, raw_columns, convert) -> _Converted:
+    """Convert the columns at ``positions`` with ``convert``; name the unusable ones.
+
+    Shared by :func:`read_table` and the block readers of
+    :mod:`gaussmix.data.streaming`, so a file gives the same message either way.
+    """
     values, non_numeric, infinite, empty = [], [], [], []
     decimal_comma = False
     for position in positions:
@@ -163,32 +185,44 @@ def read_table(path, columns=None, min_rows=1) -> Table:
         if np.isnan(column).all():
             empty.append(repr(name))
         values.append(column)
-    if non_numeric:
-        fix = (
-            "write numbers with a decimal point (decimal commas are not supported), or "
-            if decimal_comma
-            else ""
-        )
+    return _Converted(values, non_numeric, decimal_comma, infinite, empty)
+
+
+def _refuse_unusable(converted: _Converted, source: str, *, empty: bool = True) -> None:
+    """Raise read_table's one-line error for non-numeric, infinite or (``empty``) empty columns."""
+    if converted.non_numeric:
+        _refuse_non_numeric(converted.non_numeric, converted.decimal_comma, source)
+    if converted.infinite:
+        _refuse_infinite(converted.infinite, source)
+    if empty and converted.empty:
+        found = converted.empty
         raise ValueError(
-            f"{source}: non-numeric {_plural('column', non_numeric)} {', '.join(non_numeric)}; "
-            f"{fix}exclude {_them(non_numeric)} by naming the columns to keep with "
-            f"{_COLUMNS_HINT}."
+            f"{source}: {_plural('column', found)} {', '.join(found)} "
+            f"{_has(found)} no values (every row is missing); "
+            f"exclude {_them(found)} with {_COLUMNS_HINT}."
         )
-    if infinite:
-        raise ValueError(
-            f"{source}: infinite values in {_plural('column', infinite)} {', '.join(infinite)}; "
-            f"replace them with finite or missing values, or exclude {_them(infinite)} with "
-            f"{_COLUMNS_HINT}."
-        )
-    if empty:
-        raise ValueError(
-            f"{source}: {_plural('column', empty)} {', '.join(empty)} "
-            f"{_has(empty)} no values (every row is missing); "
-            f"exclude {_them(empty)} with {_COLUMNS_HINT}."
-        )
-    X = np.column_stack(values).astype(np.float64, copy=False)
-    _check_rows(X.shape[0], min_rows, source)
-    return Table(X=X, feature_names=[names[p] for p in positions], source=source)
+
+
+def _refuse_non_numeric(non_numeric: list, decimal_comma: bool, source: str) -> None:
+    fix = (
+        "write numbers with a decimal point (decimal commas are not supported), or "
+        if decimal_comma
+        else ""
+    )
+    raise ValueError(
+        f"{source}: non-numeric {_plural('column', non_numeric)} {', '.join(non_numeric)}; "
+        f"{fix}exclude {_them(non_numeric)} by naming the columns to keep with "
+        f"{_COLUMNS_HINT}."
+    )
+
+
+def _refuse_infinite(infinite: list, source: str) -> None:
+    """``infinite``: the offending column names, quoted (``repr``)."""
+    raise ValueError(
+        f"{source}: infinite values in {_plural('column', infinite)} {', '.join(infinite)}; "
+        f"replace them with finite or missing values, or exclude {_them(infinite)} with "
+        f"{_COLUMNS_HINT}."
+    )
 
 
 def _check_rows(n_rows: int, min_rows: int, source: str) -> None:
@@ -229,26 +263,39 @@ def _import_pandas():
 # ----------------------------------------------------------------------------- Parquet
 def _read_parquet(path: Path, source: str):
     pandas = _import_pandas()
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            f"{source}: reading Parquet files needs pyarrow: install gaussmix[parquet] "
-            "(or pip install pyarrow)"
-        ) from exc
+    _import_pyarrow(source)
     try:
         frame = pandas.read_parquet(path)
     except OSError:
         raise
     except Exception as exc:  # pyarrow raises its own exception types for bad files
-        reason = " ".join(str(exc).split())
-        raise ValueError(f"{source}: not a readable Parquet file ({reason})") from exc
-    if frame.shape[1] == 0:
-        raise ValueError(f"{source}: the file is empty (no columns)")
-    if frame.shape[0] == 0:
-        raise ValueError(f"{source}: the file has column names but no data rows")
+        raise _unreadable_parquet(exc, source) from exc
+    _check_parquet_size(frame.shape[0], frame.shape[1], source)
     names = _names_from_header([str(name) for name in frame.columns])
     return names, [frame.iloc[:, j] for j in range(frame.shape[1])]
+
+
+def _import_pyarrow(source: str):
+    try:
+        import pyarrow
+    except ImportError as exc:
+        raise ImportError(
+            f"{source}: reading Parquet files needs pyarrow: install gaussmix[parquet] "
+            "(or pip install pyarrow)"
+        ) from exc
+    return pyarrow
+
+
+def _unreadable_parquet(exc: Exception, source: str) -> ValueError:
+    reason = " ".join(str(exc).split())
+    return ValueError(f"{source}: not a readable Parquet file ({reason})")
+
+
+def _check_parquet_size(n_rows: int, n_columns: int, source: str) -> None:
+    if n_columns == 0:
+        raise ValueError(f"{source}: the file is empty (no columns)")
+    if n_rows == 0:
+        raise ValueError(f"{source}: the file has column names but no data rows")
 
 
 def _parquet_column_values(series):
