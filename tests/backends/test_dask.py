@@ -460,3 +460,80 @@ def test_an_error_in_a_task_propagates(client):
 
     with backend, pytest.raises(ArithmeticError, match="block at row"):
         backend.reduce(failing, lambda n_rows: None, np.zeros(2), np.add)
+
+
+# ------------------------------------------------------------------ the estimator on Dask input
+def _estimator_start(X, covariance_type):
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    start = SkGaussianMixture(
+        N_COMPONENTS, covariance_type=covariance_type, max_iter=1, random_state=0
+    ).fit(X)
+    return {
+        "weights_init": start.weights_,
+        "means_init": start.means_,
+        "precisions_init": start.precisions_,
+    }
+
+
+def _assert_estimators_close(mine, reference):
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        _assert_close(getattr(mine, name), getattr(reference, name))
+    assert mine.n_iter_ == reference.n_iter_
+    assert mine.lower_bound_ == pytest.approx(reference.lower_bound_, rel=RTOL)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("weights", ["none", "numpy", "dask"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_estimator_fit_on_a_dask_array_equals_the_numpy_fit(covariance_type, weights):
+    from gaussmix import GaussianMixture
+
+    X, sample_weight, _ = _data(2)
+    options = {"covariance_type": covariance_type, "tol": 0.0, "max_iter": N_ITER}
+    options.update(_estimator_start(X, covariance_type))
+    given = {"none": None, "numpy": sample_weight, "dask": da.from_array(sample_weight, 45)}
+    reference = GaussianMixture(N_COMPONENTS, **options).fit(
+        X, sample_weight=None if weights == "none" else sample_weight
+    )
+    with dask.config.set(scheduler="threads"):
+        mine = GaussianMixture(N_COMPONENTS, **options).fit(
+            da.from_array(X, chunks=(70, -1)), sample_weight=given[weights]
+        )
+    _assert_estimators_close(mine, reference)
+
+
+def test_estimator_predictions_on_dask_input_are_lazy_and_equal_the_eager_ones():
+    from gaussmix import GaussianMixture
+
+    X, _, _ = _data(2)
+    model = GaussianMixture(N_COMPONENTS, random_state=0).fit(X)
+    Xd = da.from_array(X, chunks=(70, -1))
+    lazy = {
+        "predict": model.predict(Xd),
+        "predict_proba": model.predict_proba(Xd),
+        "score_samples": model.score_samples(Xd),
+    }
+    for name, result in lazy.items():
+        assert is_dask_collection(result), name
+        with dask.config.set(scheduler="threads"):
+            computed = result.compute()
+        eager = getattr(model, name)(X)
+        assert computed.shape == eager.shape and computed.dtype == eager.dtype, name
+        np.testing.assert_allclose(computed, eager, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimator_fit_on_a_distributed_cluster_equals_the_numpy_fit(client):
+    from gaussmix import GaussianMixture
+
+    X, sample_weight, _ = _data(2)
+    options = {"covariance_type": "full", "tol": 0.0, "max_iter": N_ITER}
+    options.update(_estimator_start(X, "full"))
+    reference = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=sample_weight)
+    mine = GaussianMixture(N_COMPONENTS, **options).fit(
+        da.from_array(X, chunks=(70, -1)).persist(), sample_weight=sample_weight
+    )
+    _assert_estimators_close(mine, reference)
+    predicted = mine.predict(da.from_array(X, chunks=(70, -1))).compute()
+    np.testing.assert_array_equal(predicted, reference.predict(X))

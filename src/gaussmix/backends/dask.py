@@ -332,8 +332,11 @@ class DaskBackend:
         name = f"gaussmix-pass-{uuid.uuid4().hex}"
         shipped = dask.delayed(pass_, name=name, traverse=False)
         weights = self._weights_for(_active_client())
+        # pure=True only names the wrapper by the function (every call has its own key):
+        # an impure one would draw a random name per block.
+        task = dask.delayed(function, pure=True)
         tasks = [
-            dask.delayed(function)(shipped, block, weight, start, dask_key_name=f"{name}-{i}")
+            task(shipped, block, weight, start, dask_key_name=f"{name}-{i}")
             for i, ((block, start, _), weight) in enumerate(zip(self._blocks, weights))
         ]
         return name, shipped, tasks
@@ -373,10 +376,11 @@ class DaskBackend:
         pass_ = _Pass(chunk_fn, make_work, centre, merge, dtype, self.bytes_per_row)
         name, shipped, level = self._block_tasks(_reduce_block, pass_)
         depth = 0
+        merge_task = dask.delayed(_merge_results, pure=True)
         while len(level) > MERGE_FAN_IN:
             depth += 1
             level = [
-                dask.delayed(_merge_results)(
+                merge_task(
                     shipped,
                     *level[i : i + MERGE_FAN_IN],
                     dask_key_name=f"{name}-merge{depth}-{i}",
