@@ -77,8 +77,8 @@ def as_dask_array(X, *, known_chunks: bool = True):
     ----------
     X : dask array or dask DataFrame/Series
         A DataFrame must have numeric columns only (bool counts as numeric).
-        Integer, bool and float16 values become float64, lazily; float32 and
-        float64 are kept.
+        Integer, bool, float16 and long double values become float64, lazily;
+        float32 and float64 are kept.
     known_chunks : bool, default=True
         Compute unknown (NaN) block lengths, as a filtered DataFrame or a
         boolean-masked array has: this evaluates ``X`` once (persist it first
@@ -116,7 +116,8 @@ def as_dask_array(X, *, known_chunks: bool = True):
             f"X's dtype {X.dtype} is not a real number type: convert X with "
             "X.astype('float64') (after dropping or encoding text)."
         )
-    if kind != "f" or X.dtype.itemsize < 4:
+    if X.dtype not in (np.float32, np.float64):
+        # The kernels run in float32 or float64 only: the rest is computed in float64.
         X = X.astype(np.float64)
     if known_chunks and _has_unknown_chunks(X):
         # Block lengths give every block its global row offset and the row count;
