@@ -539,11 +539,6 @@ def test_estimator_fit_on_a_distributed_cluster_equals_the_numpy_fit(client):
     np.testing.assert_array_equal(predicted, reference.predict(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the estimator's lazy predictions call the method on empty blocks, which "
-    "check_array refuses (0 samples); gaussmix.backends.dask.lazy_rows skips them",
-)
 def test_estimator_predictions_on_a_filter_that_empties_a_block():
     from gaussmix import GaussianMixture
 

@@ -7,16 +7,16 @@ chunk), :class:`ChunkedBackend` for other array-likes read block by block
 :class:`~gaussmix.backends.dask.DaskBackend` for Dask collections.
 """
 
-import sys
-
 import numpy as np
 
-from .chunked import ChunkedBackend, float_dtype, read_rows, row_blocks
+from .chunked import ChunkedBackend, MappedBackend, float_dtype, read_rows, row_blocks
+from .dask import is_dask_collection
 from .memory import InMemoryBackend, default_n_threads
 
 __all__ = [
     "ChunkedBackend",
     "InMemoryBackend",
+    "MappedBackend",
     "default_n_threads",
     "float_dtype",
     "is_dask_collection",
@@ -25,15 +25,6 @@ __all__ = [
     "read_rows",
     "row_blocks",
 ]
-
-
-def is_dask_collection(X) -> bool:
-    """Whether ``X`` is a Dask array or DataFrame (without importing Dask)."""
-    if "dask" not in sys.modules:
-        return False
-    import dask
-
-    return dask.is_dask_collection(X)
 
 
 def is_out_of_core(X) -> bool:
@@ -69,12 +60,14 @@ def make_backend(X, sample_weight=None, *, bytes_per_row=None):
 
     Returns
     -------
-    InMemoryBackend, ChunkedBackend or DaskBackend
+    InMemoryBackend, MappedBackend, ChunkedBackend or DaskBackend
     """
     if is_dask_collection(X):
         from .dask import DaskBackend
 
         return DaskBackend(X, sample_weight, bytes_per_row=bytes_per_row)
+    if isinstance(X, np.memmap) and X.dtype in (np.float32, np.float64):
+        return MappedBackend(X, sample_weight, bytes_per_row=bytes_per_row)
     if isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64):
         return InMemoryBackend(X, sample_weight, bytes_per_row=bytes_per_row)
     return ChunkedBackend(X, sample_weight, bytes_per_row=bytes_per_row)

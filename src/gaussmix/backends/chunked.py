@@ -45,7 +45,13 @@ def read_rows(X, start: int, stop: int, dtype=None) -> np.ndarray:
     """
     if dtype is None:
         dtype = float_dtype(X.dtype)
-    block = np.asarray(X[start:stop])
+    try:
+        block = np.asarray(X[start:stop])
+    except OSError as exc:
+        raise ValueError(
+            f"Could not read rows {start}:{stop} of the input ({exc}): check that the file "
+            "is readable and complete."
+        ) from exc
     if block.ndim != 2 or block.shape[0] != stop - start:
         raise ValueError(
             f"Reading rows {start}:{stop} of the input gave an array of shape {block.shape}, "
@@ -176,6 +182,53 @@ class ChunkedBackend(InMemoryBackend):
             )
             result = value if result is None else merge(result, value)
         return result
+
+
+class MappedBackend(InMemoryBackend):
+    """A ``numpy.memmap``, processed as in memory, its file's size checked before each pass.
+
+    A mapped file that shrinks under a running fit makes the next read of a lost
+    page kill the process (SIGBUS); checking the size at every pass turns the
+    common case (a file rewritten or truncated between passes) into a clear error.
+    """
+
+    def __init__(self, X, sample_weight=None, **options):
+        super().__init__(X, sample_weight, **options)
+        self.filename = getattr(X, "filename", None)
+        self.file_size = _file_size(self.filename)
+
+    def reduce(self, chunk_fn, make_work, centre, merge, dtype=None):
+        """:meth:`InMemoryBackend.reduce`, after checking the mapped file's size."""
+        self._check_file()
+        return super().reduce(chunk_fn, make_work, centre, merge, dtype)
+
+    def centre(self) -> np.ndarray:
+        """:meth:`InMemoryBackend.centre`, after checking the mapped file's size."""
+        self._check_file()
+        return super().centre()
+
+    def take(self, indices) -> np.ndarray:
+        """:meth:`InMemoryBackend.take`, after checking the mapped file's size."""
+        self._check_file()
+        return super().take(indices)
+
+    def _check_file(self):
+        size = _file_size(self.filename)
+        if self.file_size is not None and (size is None or size < self.file_size):
+            raise ValueError(
+                f"The memory-mapped file {self.filename} shrank from {self.file_size} to "
+                f"{size or 0} bytes during the fit: do not modify a data file while it is "
+                "being fitted; rerun on the complete file."
+            )
+
+
+def _file_size(filename):
+    if filename is None:
+        return None
+    try:
+        return os.stat(filename).st_size
+    except OSError:
+        return None
 
 
 class _Shape:

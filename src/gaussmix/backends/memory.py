@@ -227,11 +227,23 @@ class InMemoryBackend:
 
         Arguments as for :meth:`reduce`.
         """
-        pieces: dict[int, np.ndarray] = {}
+        # The result is allocated once, at the first chunk's shape and dtype, and each
+        # chunk writes its rows in place: no list of pieces to concatenate (which would
+        # hold the result twice).
+        result = {}
+        lock = threading.Lock()
 
         def collect(XcT, weights, rows, work):
-            pieces[rows.start] = chunk_fn(XcT, weights, rows, work)
+            piece = chunk_fn(XcT, weights, rows, work)
+            if "array" not in result:
+                with lock:
+                    if "array" not in result:
+                        result["array"] = np.empty(
+                            (self.n_samples, *piece.shape[1:]), dtype=piece.dtype
+                        )
+            offset = self.row_offset
+            result["array"][rows.start - offset : rows.stop - offset] = piece
             return None
 
         self.reduce(collect, make_work, centre, lambda a, b: None, dtype=dtype)
-        return np.concatenate([pieces[start] for start in sorted(pieces)], axis=0)
+        return result["array"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import time
@@ -188,7 +189,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         as mclust computes BIC for a prior fit.
     learning_decay : float in (0.5, 1], default=0.7
         Online EM (:meth:`partial_fit`) only: the exponent ``kappa`` of the step size
-        ``(t + learning_offset) ** -kappa`` given to batch ``t`` (Cappe & Moulines
+        ``(t + learning_offset) ** -kappa`` given to batch ``t`` (batch ``t = 0``,
+        the first batch or a model fitted by :meth:`fit`, is taken whole; the
+        first update is ``t = 1``; Cappe & Moulines
         2009; the names of scikit-learn's ``LatentDirichletAllocation``).
     learning_offset : float, default=10.0
         Online EM only: ``t0`` in the step size above; larger values slow the
@@ -207,17 +210,22 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     precisions_cholesky_ : ndarray
         Upper Cholesky factors ``P`` with ``P @ P.T == precisions_``, same shape.
     converged_ : bool
+        Always False after :meth:`partial_fit`: a stream has no end to converge at.
     n_iter_ : int
-        Iterations of the best start.
+        Iterations of the best start; :meth:`partial_fit` adds one per batch.
     lower_bound_ : float
         Weighted mean log-likelihood of the training data at the last E-step of
-        the best start.
+        the best start. After :meth:`partial_fit`: the last batch's, under the
+        parameters before its update.
     lower_bounds_ : list of float
         ``lower_bound_`` after each iteration of the best start.
     labels_ : ndarray of shape (n_samples,)
         Most probable component of each training sample under the fitted model
         (what ``fit_predict`` returns; gaussmix also has scikit-learn's clustering
         mixin, while its estimator type stays "DensityEstimator" as scikit-learn's).
+        Absent when ``X`` was read block by block (a memory map or array-like
+        larger than 64 MiB, or a Dask array: see Notes): it would be an N-sized
+        array; use :meth:`predict`. After :meth:`partial_fit`: the last batch's components.
     prior_ : ConjugatePrior or None
         The prior the fit used, resolved from ``prior`` (None for plain EM).
     n_features_in_ : int
@@ -226,6 +234,20 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
 
     Notes
     -----
+    Data larger than memory: ``fit``, ``predict``, ``predict_proba``,
+    ``score_samples`` and ``score`` accept a ``numpy.memmap`` and any array-like
+    with ``shape``, ``dtype`` and row slicing (h5py and zarr datasets,
+    :class:`gaussmix.data.streaming.ParquetRows`), read chunk by chunk: memory is
+    bounded by the chunk budget, not by the number of rows. Such inputs up to
+    64 MiB (``GAUSSMIX_LOAD_BYTES``) are read whole and fitted exactly as arrays;
+    larger ones are validated block by block and start from a seeded sample of
+    50,000 rows (:mod:`gaussmix.starts.sampled`: k-means on the sample, then
+    three Lloyd passes over all rows). Dask arrays and DataFrames are fitted by
+    a map-reduce of each EM pass over their blocks on the active scheduler
+    (:mod:`gaussmix.backends.dask`), and ``predict``, ``predict_proba`` and
+    ``score_samples`` on them return lazy Dask arrays. ``prior='default'`` is
+    refused for both (its defaults need all of ``X``).
+
     A component *collapses* when it becomes empty (less than a thousandth of an
     average sample's weight) or its covariance is not positive definite.
     scikit-learn stops with "ill-defined empirical covariance"; gaussmix moves
@@ -699,11 +721,28 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             return pass_fn(backend, model, params, centre, **kwargs)
 
     def _lazy(self, X, method, n_columns=None, dtype=np.float64):
-        """``method`` applied block by block to a Dask array, as a lazy Dask array."""
-        X = self._checked_X(X)
-        if n_columns is None:
-            return X.map_blocks(method, drop_axis=1, dtype=dtype)
-        return X.map_blocks(method, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)
+        """``method`` applied block by block to a Dask collection, as a lazy Dask array.
+
+        Nothing is computed here (unknown block lengths stay unknown); only the
+        number of features is checked. The blocks are computed with a copy of
+        the fitted model taken now, so a refit before ``compute()`` does not
+        change the result.
+        """
+        from ..backends.dask import as_dask_array, lazy_rows
+
+        check_is_fitted(self)
+        X = as_dask_array(X, known_chunks=False)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        snapshot = copy.deepcopy(self)
+        # The blocks arrive as arrays (a DataFrame's columns were checked above by
+        # count); labels_ is the training data's, not needed to predict.
+        for attribute in ("feature_names_in_", "labels_", "_online_state"):
+            snapshot.__dict__.pop(attribute, None)
+        return lazy_rows(X, getattr(snapshot, method), n_columns, dtype)
 
     def score_samples(self, X):
         """Log-density of each sample under the mixture.
@@ -718,7 +757,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             A lazy Dask array for Dask input.
         """
         if is_dask_collection(X):
-            return self._lazy(X, self.score_samples, dtype=self.means_.dtype)
+            return self._lazy(X, "score_samples", dtype=self.means_.dtype)
         return self._inference_pass(self._checked_X(X), score_rows)
 
     def score(self, X, y=None, sample_weight=None):
@@ -752,7 +791,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             A lazy Dask array for Dask input.
         """
         if is_dask_collection(X):
-            return self._lazy(X, self.predict, dtype=np.int64)
+            return self._lazy(X, "predict", dtype=np.int64)
         return self._inference_pass(self._checked_X(X), label_rows)
 
     def predict_proba(self, X):
@@ -768,7 +807,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             A lazy Dask array for Dask input.
         """
         if is_dask_collection(X):
-            return self._lazy(X, self.predict_proba, self.n_components, dtype=self.means_.dtype)
+            return self._lazy(X, "predict_proba", self.n_components, dtype=self.means_.dtype)
         _, log_resp = self._inference_pass(self._checked_X(X), score_rows, with_resp=True)
         return np.exp(log_resp)
 
