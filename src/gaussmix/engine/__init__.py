@@ -8,6 +8,7 @@
 - :mod:`~gaussmix.engine.collapse`: re-seeding or freezing collapsed components;
 - :mod:`~gaussmix.engine.prior`: the conjugate prior of posterior-mode EM;
 - :mod:`~gaussmix.engine.em`: the EM loop;
+- :mod:`~gaussmix.engine.online`: online (stepwise) EM: step sizes, running statistics, one step;
 - :mod:`~gaussmix.engine.criteria`: BIC, AIC, ICL and the detection of spurious fits.
 
 Nothing here imports an estimator, the lab, the figures or the command line.
