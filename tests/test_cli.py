@@ -1046,3 +1046,277 @@ def test_help_says_a_number_of_components_is_fitted_exactly(command):
     assert "3 fits exactly 3 components" in text and "1-9" in text
     if command == "lab":
         assert "--labels COLUMN" in text
+
+
+# ----------------------------------------------------------------------------- streamed files
+STREAM_FIT_ARGS = ["--components", "3", "--covariance", "full", "--n-init", "1", "--seed", "0"]
+
+
+def _data_file(folder, frame, kind):
+    path = folder / f"data.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(path, index=False, row_group_size=64)
+    return path
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Every data file read block by block, output written in blocks of 100 rows."""
+    monkeypatch.setenv("GAUSSMIX_STREAM_BYTES", "0")
+    monkeypatch.setattr("gaussmix.cli.OUTPUT_BLOCK_ROWS", 100)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_streamed_fit_gives_the_whole_file_model(tmp_path, fitted, streamed, kind):
+    data = _data_file(tmp_path, fitted["frame"], kind)
+    model_path = tmp_path / "model.gaussmix"
+    out, _ = _ok(
+        ["fit", data, "--columns", ",".join(MODEL_COLUMNS), *STREAM_FIT_ARGS, "--out", model_path]
+    )
+    model, reference = gaussmix.load(model_path), fitted["model"]
+    assert list(model.feature_names_in_) == MODEL_COLUMNS
+    for attribute in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(
+            getattr(model, attribute), getattr(reference, attribute), rtol=1e-9, atol=1e-12
+        )
+    # The criteria, computed block by block, as the whole-file path prints them.
+    criteria = re.search(r"BIC -?[\d.]+\s+AIC -?[\d.]+", out).group()
+    assert criteria == re.search(r"BIC -?[\d.]+\s+AIC -?[\d.]+", fitted["fit_out"]).group()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_streamed_predict_and_score_write_what_the_whole_file_path_writes(
+    tmp_path, fitted, monkeypatch, kind
+):
+    data = _data_file(tmp_path, fitted["frame"], kind)
+    threshold = str(round(float(np.median(fitted["model"].score_samples(_model_rows(fitted)))), 2))
+    commands = {
+        "predict": ["predict", fitted["model_path"], data],
+        "score": ["score", fitted["model_path"], data, "--threshold", threshold],
+    }
+    whole = {name: _ok(argv) for name, argv in commands.items()}
+    monkeypatch.setenv("GAUSSMIX_STREAM_BYTES", "0")
+    monkeypatch.setattr("gaussmix.cli.OUTPUT_BLOCK_ROWS", 100)  # five blocks, one header
+    for name, argv in commands.items():
+        out, err = _ok(argv)
+        assert out == whole[name][0], name
+        assert err == whole[name][1], name
+        written = tmp_path / f"{name}.csv"
+        _ok([*argv, "--out", written])
+        assert written.read_text() == whole[name][0]
+    assert _read_csv(out)["outlier"].sum() > 0
+
+
+def test_stream_option_streams_a_small_file(tmp_path, fitted, monkeypatch):
+    calls = []
+    original = gaussmix.cli._open_rows
+    monkeypatch.setattr(
+        "gaussmix.cli._open_rows", lambda *args: calls.append(args) or original(*args)
+    )
+    out, _ = _ok(["predict", fitted["model_path"], fitted["data"]])
+    assert calls == []
+    assert _ok(["predict", fitted["model_path"], fitted["data"], "--stream"])[0] == out
+    assert len(calls) == 1
+
+
+def test_streamed_score_refuses_a_quantile_in_one_line(tmp_path, fitted, streamed):
+    out_path = tmp_path / "scores.csv"
+    status, out, err = _run(
+        ["score", fitted["model_path"], fitted["data"], "--quantile", "0.1", "--out", out_path]
+    )
+    line = _assert_one_error_line(status, out, err)
+    assert "--quantile" in line and "--threshold" in line
+    assert not out_path.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_streamed_file_with_a_missing_value_names_its_row(tmp_path, fitted, streamed, command):
+    frame = fitted["frame"][MODEL_COLUMNS].copy()
+    frame.iloc[123, 1] = np.nan
+    data = tmp_path / "holes.csv"
+    frame.to_csv(data, index=False)
+    out_path = tmp_path / "out"
+    argv = (
+        ["fit", data, *STREAM_FIT_ARGS, "--out", out_path]
+        if command == "fit"
+        else ["predict", fitted["model_path"], data, "--out", out_path]
+    )
+    line = _assert_one_error_line(*_run(argv))
+    assert "missing value in column 'x', row 123" in line and "drop or fill" in line
+    assert _files(tmp_path).keys() == {"holes.csv"}
+
+
+def test_streamed_fit_leaves_out_a_saved_row_index_with_a_note(tmp_path, streamed):
+    frame, _ = _simulate(n_rows=250)
+    data = tmp_path / "indexed.csv"
+    frame[["x", "y"]].to_csv(data)
+    model_path = tmp_path / "m.gaussmix"
+    _out, err = _ok(["fit", data, *STREAM_FIT_ARGS, "--out", model_path])
+    assert "saved row index" in err and err.count("gaussmix: note:") == 1
+    assert list(gaussmix.load(model_path).feature_names_in_) == ["x", "y"]
+
+
+def test_a_parquet_folder_is_streamed_whatever_its_size(tmp_path, fitted):
+    pytest.importorskip("pyarrow")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    frame = fitted["frame"]
+    for i, start in enumerate(range(0, N_ROWS, 200)):
+        frame.iloc[start : start + 200].to_parquet(folder / f"part-{i}.parquet", index=False)
+    out, _ = _ok(["predict", fitted["model_path"], folder])
+    np.testing.assert_array_equal(
+        _read_csv(out)["label"].to_numpy(), fitted["model"].predict(_model_rows(fitted))
+    )
+
+
+def test_streamed_passes_draw_a_progress_bar_each_on_a_terminal(tmp_path, fitted, monkeypatch):
+    monkeypatch.setenv("GAUSSMIX_STREAM_BYTES", "0")
+    monkeypatch.setattr("gaussmix.cli._stderr_is_terminal", lambda: True)
+    _, err = _ok(["predict", fitted["model_path"], fitted["data"], "--out", tmp_path / "p.csv"])
+    assert "predicting, pass 1" in err and "pass 2" not in err
+    _, err = _ok(
+        ["predict", fitted["model_path"], fitted["data"], "--out", tmp_path / "q.csv",
+         "--no-progress"]
+    )  # fmt: skip
+    assert "pass 1" not in err
+
+
+def test_scheduler_that_cannot_be_reached_is_one_error_line(tmp_path, fitted, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("gaussmix.cli.SCHEDULER_TIMEOUT", 1)
+    out_path = tmp_path / "m.gaussmix"
+    argv = ["fit", fitted["data"], "--columns", "y,x", *STREAM_FIT_ARGS, "--out", out_path]
+    line = _assert_one_error_line(*_run([*argv, "--scheduler", "tcp://127.0.0.1:1"]))
+    assert "--scheduler tcp://127.0.0.1:1: cannot reach the Dask scheduler" in line
+    # The environment variable names it too; without distributed, the fix is named.
+    monkeypatch.setenv("GAUSSMIX_SCHEDULER", "tcp://127.0.0.1:1")
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    line = _assert_one_error_line(*_run(argv))
+    assert "install gaussmix[dask]" in line
+    assert not out_path.exists()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_fit_on_a_dask_cluster_gives_the_model_of_the_rows(tmp_path, fitted, kind):
+    distributed = pytest.importorskip("distributed")
+    data = _data_file(tmp_path, fitted["frame"], kind)
+    model_path = tmp_path / "m.gaussmix"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        argv = [
+            "fit",
+            data,
+            "--columns",
+            ",".join(MODEL_COLUMNS),
+            *STREAM_FIT_ARGS,
+            "--out",
+            model_path,
+        ]
+        out, err = _ok([*argv, "--scheduler", cluster.scheduler_address])
+    assert "fitting on the Dask cluster" in err
+    model = gaussmix.load(model_path)
+    assert list(model.feature_names_in_) == MODEL_COLUMNS
+    rows = _model_rows(fitted)
+    assert adjusted_rand_score(fitted["labels"], model.predict(rows)) > 0.97
+    bic = float(re.search(r"BIC (-?[\d.]+)", out).group(1))
+    np.testing.assert_allclose(bic, model.bic(rows), atol=0.01)
+
+
+# A fresh interpreter: warm up on a small file (imports, thread pools, the 50,000-row
+# sample of the start), then limit its address space to what it has plus a headroom,
+# and fit and predict a file several times larger than the headroom.
+MEMORY_LIMITED_RUN = """
+import os, resource, sys, threading
+
+# New threads reserve their stack in the address space: the reader thread of each pass
+# gets 1 MiB rather than 8, which is address space, not memory.
+threading.stack_size(2**20)
+from gaussmix.cli import main
+
+small, large, folder, headroom = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+
+def run(data, name):
+    model = os.path.join(folder, name + ".gaussmix")
+    fit = ["fit", data, "--stream", "--components", "2", "--covariance", "VVI", "--n-init", "1",
+           "--out", model]
+    predict = ["predict", model, data, "--stream", "--out", os.path.join(folder, name + ".csv")]
+    for argv in (fit, predict):
+        status = main(argv)
+        if status:
+            sys.exit(status)
+
+
+run(small, "small")
+with open("/proc/self/status") as status:
+    size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+limit = size + headroom
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+run(large, "large")
+"""
+
+
+def _write_two_clusters(path, n_rows, row_group_size, seed, n_features=8):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    with pq.ParquetWriter(
+        path,
+        pa.schema([(f"x{j}", pa.float32()) for j in range(n_features)]),
+        compression="none",
+        use_dictionary=False,
+    ) as writer:
+        for start in range(0, n_rows, 500_000):
+            n = min(500_000, n_rows - start)
+            shift = np.where(rng.random(n) < 0.4, 6.0, -2.0).astype(np.float32)[:, None]
+            X = rng.standard_normal((n, n_features), dtype=np.float32) + shift
+            table = pa.table({f"x{j}": X[:, j] for j in range(n_features)})
+            writer.write_table(table, row_group_size=row_group_size)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+def test_fit_and_predict_a_parquet_file_larger_than_the_memory_allowed(tmp_path):
+    pytest.importorskip("pyarrow")
+    headroom = 24 * 2**20
+    small, large = tmp_path / "small.parquet", tmp_path / "large.parquet"
+    _write_two_clusters(small, 60_000, 50_000, seed=0)
+    _write_two_clusters(large, 2_600_000, 50_000, seed=1)
+    assert large.stat().st_size > 3 * headroom
+    env = {
+        **os.environ,
+        # Out-of-core from the warm-up on (small inputs would be loaded whole), reads of
+        # 2 MiB, one worker thread, no thread pools or allocator arenas that reserve
+        # address space after the limit is set, and large allocations given back to the
+        # system when freed (glibc's moving threshold would keep them in its heap).
+        "GAUSSMIX_LOAD_BYTES": "0",
+        "GAUSSMIX_BLOCK_BYTES": str(2 * 2**20),
+        "MALLOC_MMAP_THRESHOLD_": str(256 * 2**10),
+        "GAUSSMIX_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "1",
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", MEMORY_LIMITED_RUN, small, large, tmp_path, str(headroom)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    model = gaussmix.load(tmp_path / "large.gaussmix")
+    assert sorted(np.round(model.means_[:, 0])) == [-2.0, 6.0]
+    np.testing.assert_allclose(sorted(model.weights_), [0.4, 0.6], atol=0.01)
+    labels = pd.read_csv(tmp_path / "large.csv", usecols=["label"])["label"].to_numpy()
+    assert len(labels) == 2_600_000
+    # Clusters 8 standard deviations apart in each of 8 features: labels follow any feature.
+    first = pd.read_parquet(large, columns=["x0"]).to_numpy()[:, 0]
+    high = int(np.argmax(model.means_[:, 0]))
+    assert np.mean((labels == high) == (first > 2.0)) > 0.999

@@ -6,6 +6,15 @@ files by one rule (:mod:`gaussmix.data.atomic`): regular files through a tempora
 file and a rename, devices and FIFOs directly, ``-`` to stdout for CSV output; an
 output that is one of the command's inputs is refused before any work. Errors are
 one line on stderr and exit status 2, never a traceback; warnings are one line each.
+
+Files larger than memory: ``fit``, ``predict`` and ``score`` read a file larger
+than ``GAUSSMIX_STREAM_BYTES`` (256 MiB by default), a Parquet folder, or any file
+given ``--stream``, block by block through :mod:`gaussmix.data.streaming`, and
+write their CSV output block by block as it is produced; on a terminal a
+progress bar follows each pass over the file. Such files need complete rows (a
+missing value is named with its row), and ``score --quantile`` is refused on
+them (every log-density would have to be held at once): ``--threshold`` works.
+``fit --scheduler ADDRESS`` (or ``GAUSSMIX_SCHEDULER``) fits on a Dask cluster.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ from .lab.workflow import index_notice, workers_end_with_parent
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
 STDOUT = "-"
+# Rows predicted or scored at a time on a streamed file: the output is written as produced.
+OUTPUT_BLOCK_ROWS = 65_536
+# How long `fit --scheduler` waits for the cluster before giving up, in seconds.
+SCHEDULER_TIMEOUT = 10
 
 
 class CommandLineError(ValueError):
@@ -181,6 +194,149 @@ def _write_csv(frame, out):
     print(f"wrote {out}", file=sys.stderr)
 
 
+def _write_csv_blocks(frames, out):
+    """Write DataFrames one after another as one CSV (one header), each as soon as it comes.
+
+    The output never exists whole in memory; a regular file is still written to a
+    temporary name and moved into place at the end (:mod:`gaussmix.data.atomic`).
+    """
+    if out is None or out == STDOUT:
+        _append_csv(frames, sys.stdout)
+        return
+    with (
+        atomic_path(out) as temporary,
+        open(temporary, "w", newline="", encoding="utf-8") as handle,
+    ):
+        _append_csv(frames, handle)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+# Rows pandas formats at a time when writing a streamed output: its default (100,000
+# values) builds 128-byte strings per value, about 12 MB for three columns.
+CSV_CHUNK_ROWS = 8192
+
+
+def _append_csv(frames, handle):
+    for index, frame in enumerate(frames):
+        frame.to_csv(handle, index=False, header=index == 0, chunksize=CSV_CHUNK_ROWS)
+
+
+# ----------------------------------------------------------------------------- streamed files
+def _streamed(args) -> bool:
+    """Whether ``args.data`` is read block by block: --stream, a Parquet folder, or a big file."""
+    from .data.streaming import is_large_file
+
+    return bool(getattr(args, "stream", False)) or is_large_file(args.data)
+
+
+def _open_rows(path, columns, model=None):
+    """A block-by-block reader of ``path``, in the model's columns when it names them."""
+    from .data.streaming import open_rows
+
+    if columns is None and model is not None and hasattr(model, "feature_names_in_"):
+        columns = [str(name) for name in model.feature_names_in_]
+    rows = open_rows(path, columns=columns)
+    if model is not None and rows.shape[1] != model.n_features_in_:
+        raise CommandLineError(
+            f"{path}: {rows.shape[1]} columns, but the model was fitted on "
+            f"{model.n_features_in_}: choose them with --columns"
+        )
+    return rows
+
+
+def _row_blocks(rows, args, what):
+    """``rows`` as DataFrames of :data:`OUTPUT_BLOCK_ROWS` rows, one pass, with a progress bar."""
+    import pandas as pd
+
+    names = [str(name) for name in rows.feature_names]
+    n_rows = rows.shape[0]
+    with _pass_progress(rows, args, what):
+        for start in range(0, n_rows, OUTPUT_BLOCK_ROWS):
+            block = rows[start : min(start + OUTPUT_BLOCK_ROWS, n_rows)]
+            # Named columns, as the whole-file path passes them, for the same checks.
+            yield pd.DataFrame(block, columns=names, copy=False)
+
+
+class _PassProgress:
+    """One progress bar per pass over a streamed file: a read at row 0 starts a new pass."""
+
+    def __init__(self, n_rows, what):
+        self.n_rows, self.what = n_rows, what
+        self.passes = 0
+        self.bar = None
+
+    def __call__(self, start, n_rows):
+        if start == 0 or self.bar is None:
+            self.close()
+            self.passes += 1
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=self.n_rows,
+                desc=f"{self.what}, pass {self.passes}",
+                unit=" rows",
+                unit_scale=True,
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        self.bar.update(n_rows)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@contextlib.contextmanager
+def _pass_progress(rows, args, what):
+    """Draw a bar per pass over ``rows`` on a terminal (unless --no-progress)."""
+    wanted = not getattr(args, "no_progress", False) and _stderr_is_terminal()
+    if not wanted or rows.on_read is not None:
+        yield
+        return
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:  # an optional dependency: no bar without it
+        yield
+        return
+    progress = _PassProgress(rows.shape[0], what)
+    rows.on_read = progress
+    try:
+        yield
+    finally:
+        rows.on_read = None
+        progress.close()
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _drop_saved_index(rows, path):
+    """``rows`` without a leading saved row index (checked at both ends of the file), and a notice.
+
+    The whole-file path checks every value of the first column; a streamed file
+    is checked on its first and last blocks, where an index written by
+    ``DataFrame.to_csv`` holds exactly the row numbers.
+    """
+    from .data.preparation import saved_row_index
+
+    n_rows, n_features = rows.shape
+    names = list(rows.feature_names)
+    head = rows[: min(OUTPUT_BLOCK_ROWS, n_rows)]
+    if not saved_row_index(head, names):
+        return rows, None
+    tail_start = max(0, n_rows - OUTPUT_BLOCK_ROWS)
+    tail = rows[tail_start:n_rows][:, 0]
+    if not np.array_equal(tail, np.arange(tail_start, n_rows, dtype=tail.dtype)):
+        return rows, None
+    return rows.select(list(range(1, n_features))), index_notice(names[0], n_rows)
+
+
 def _no_stdout(out, what):
     if os.fspath(out) == STDOUT:
         raise CommandLineError(
@@ -323,6 +479,11 @@ def _is_stdout(path) -> bool:
 def _fit_and_save(args, out) -> int:
     from .data.preparation import check_can_fit, saved_row_index
 
+    scheduler = args.scheduler or os.environ.get("GAUSSMIX_SCHEDULER") or None
+    if scheduler:
+        return _fit_on_cluster(args, out, scheduler)
+    if _streamed(args):
+        return _fit_streamed(args, out)
     frame = _read(args.data, args.columns)
     if args.columns is None and saved_row_index(frame.to_numpy(), list(frame.columns)):
         print(f"gaussmix: note: {index_notice(frame.columns[0], len(frame))}", file=sys.stderr)
@@ -334,55 +495,10 @@ def _fit_and_save(args, out) -> int:
             file=sys.stderr,
         )
         frame = frame[complete]
-    components = args.components
     # What the lab refuses (or warns of), refused here too, before any fit: rows that
     # no mixture of this size can fit give an unbounded log-likelihood, not an error.
-    check_can_fit(frame.to_numpy(), components, args.covariance, list(frame.columns))
-    if (
-        isinstance(components, int)
-        and isinstance(args.covariance, list)
-        and len(args.covariance) == 1
-    ):
-        model = GaussianMixture(
-            n_components=components,
-            covariance_type=args.covariance[0],
-            n_init=args.n_init,
-            tol=1e-6,
-            max_iter=1000,
-            random_state=args.seed,
-        ).fit(frame)
-    else:
-        with workers_end_with_parent():
-            selector = GaussianMixtureIC(
-                n_components=[components] if isinstance(components, int) else components,
-                covariance_types=args.covariance,
-                criterion=args.criterion,
-                n_init=args.n_init,
-                random_state=args.seed,
-                n_jobs=-1 if args.jobs is None else args.jobs,
-                progress=True,
-            ).fit(frame)
-        model = selector.best_estimator_
-        table = selector.results_frame()
-        table = table[~table["spurious"]].sort_values(args.criterion).head(5)
-        n_spurious = int(sum(selector.results_["spurious"]))
-        sampled = ""
-        if selector.n_search_samples_ < len(frame):
-            sampled = (
-                f", ranked on a seeded sample of {selector.n_search_samples_:,} of the "
-                f"{len(frame):,} rows; the best refitted on all rows"
-            )
-        n_candidates = len(selector.results_["bic"])
-        print(
-            f"best {args.criterion.upper()} of {n_candidates} "
-            f"candidate{'' if n_candidates == 1 else 's'} ({n_spurious} spurious "
-            f"fit{'' if n_spurious == 1 else 's'} excluded{sampled}):"
-        )
-        for _, row in table.iterrows():
-            flag = "  <- chosen" if row["chosen"] else ""
-            print(
-                f"  {row['n_components']} {row['covariance_type']}: {row[args.criterion]:.2f}{flag}"
-            )
+    check_can_fit(frame.to_numpy(), args.components, args.covariance, list(frame.columns))
+    model = _fit_model(args, frame, len(frame))
     model.save(out)
     print(_model_text(model))
     print(f"BIC {model.bic(frame):.2f}  AIC {model.aic(frame):.2f}")
@@ -390,25 +506,164 @@ def _fit_and_save(args, out) -> int:
     return 0
 
 
-def _predict(args) -> int:
-    import pandas as pd
+def _fit_streamed(args, out) -> int:
+    """Fit a file read block by block: the estimators take the reader itself."""
+    rows = _open_rows(args.data, args.columns)
+    if args.columns is None:
+        rows, notice = _drop_saved_index(rows, args.data)
+        if notice:
+            print(f"gaussmix: note: {notice}", file=sys.stderr)
+    # check_can_fit is not run: it counts distinct rows, which needs them all in memory,
+    # and on a sample it would refuse columns constant only there. The estimators still
+    # warn of, or refuse, a fit whose components collapse.
+    with _pass_progress(rows, args, "fitting"):
+        model = _fit_model(args, rows, rows.shape[0])
+    model.save(out)
+    print(_model_text(model))
+    # One more pass, block by block, for both criteria (bic and aic would make two).
+    log_likelihood = sum(
+        float(np.sum(model.score_samples(block), dtype=np.float64))
+        for block in _row_blocks(rows, args, "scoring")
+    )
+    _print_criteria(model, log_likelihood, rows.shape[0])
+    print(f"model: {out}")
+    return 0
 
+
+def _print_criteria(model, log_likelihood, n_rows):
+    from .engine.criteria import aic, bic
+
+    n_parameters = model._n_parameters()
+    print(
+        f"BIC {bic(log_likelihood, n_parameters, n_rows):.2f}  "
+        f"AIC {aic(log_likelihood, n_parameters):.2f}"
+    )
+
+
+def _fit_model(args, X, n_rows):
+    """The model ``fit`` asked for, fitted on ``X`` (a DataFrame, a file reader or a Dask array)."""
+    components = args.components
+    if (
+        isinstance(components, int)
+        and isinstance(args.covariance, list)
+        and len(args.covariance) == 1
+    ):
+        return GaussianMixture(
+            n_components=components,
+            covariance_type=args.covariance[0],
+            n_init=args.n_init,
+            tol=1e-6,
+            max_iter=1000,
+            random_state=args.seed,
+        ).fit(X)
+    with workers_end_with_parent():
+        selector = GaussianMixtureIC(
+            n_components=[components] if isinstance(components, int) else components,
+            covariance_types=args.covariance,
+            criterion=args.criterion,
+            n_init=args.n_init,
+            random_state=args.seed,
+            n_jobs=-1 if args.jobs is None else args.jobs,
+            progress=True,
+        ).fit(X)
+    model = selector.best_estimator_
+    table = selector.results_frame()
+    table = table[~table["spurious"]].sort_values(args.criterion).head(5)
+    n_spurious = int(sum(selector.results_["spurious"]))
+    sampled = ""
+    if selector.n_search_samples_ < n_rows:
+        sampled = (
+            f", ranked on a seeded sample of {selector.n_search_samples_:,} of the "
+            f"{n_rows:,} rows; the best refitted on all rows"
+        )
+    n_candidates = len(selector.results_["bic"])
+    print(
+        f"best {args.criterion.upper()} of {n_candidates} "
+        f"candidate{'' if n_candidates == 1 else 's'} ({n_spurious} spurious "
+        f"fit{'' if n_spurious == 1 else 's'} excluded{sampled}):"
+    )
+    for _, row in table.iterrows():
+        flag = "  <- chosen" if row["chosen"] else ""
+        print(f"  {row['n_components']} {row['covariance_type']}: {row[args.criterion]:.2f}{flag}")
+    return model
+
+
+def _fit_on_cluster(args, out, address) -> int:
+    """Fit on a Dask cluster: the file read there as a Dask array, the EM passes run there."""
+    from .data.streaming import dask_array
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CommandLineError(
+            "--scheduler needs Dask's distributed package: install gaussmix[dask] "
+            "(or pip install distributed)"
+        ) from None
+    try:
+        client = Client(address, timeout=SCHEDULER_TIMEOUT)
+    except Exception as exc:  # distributed raises OSError, TimeoutError and its own types
+        raise CommandLineError(
+            f"--scheduler {address}: cannot reach the Dask scheduler ({_one_line(exc)}); check "
+            "the address (tcp://host:8786) and that the scheduler runs"
+        ) from None
+    with client:
+        X, names = dask_array(args.data, args.columns)
+        print(
+            f"gaussmix: note: fitting on the Dask cluster at {address} "
+            f"({len(client.scheduler_info().get('workers', {}))} workers)",
+            file=sys.stderr,
+        )
+        model = _fit_model(args, X, int(X.shape[0]))
+        # A Dask array has no column names: the file's, as the other paths keep them.
+        model.feature_names_in_ = np.asarray([str(name) for name in names], dtype=object)
+        model.save(out)
+        print(_model_text(model))
+        n_rows = int(X.shape[0])
+        log_likelihood = float(model.score(X)) * n_rows
+        _print_criteria(model, log_likelihood, n_rows)
+    print(f"model: {out}")
+    return 0
+
+
+def _predict(args) -> int:
     _check_csv_output(args.out, {"data file": args.data, "model file": args.model})
     model = load(args.model)
+    if _streamed(args):
+        rows = _open_rows(args.data, args.columns, model)
+        _write_csv_blocks(
+            (_predictions(model, block) for block in _row_blocks(rows, args, "predicting")),
+            args.out,
+        )
+        return 0
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "predict")
+    _write_csv(_predictions(model, frame), args.out)
+    return 0
+
+
+def _predictions(model, frame):
+    import pandas as pd
+
     proba = model.predict_proba(frame)
     output = pd.DataFrame({"label": proba.argmax(axis=1)})
     for k in range(proba.shape[1]):
         output[f"p{k}"] = proba[:, k]
-    _write_csv(output, args.out)
-    return 0
+    return output
 
 
 def _score(args) -> int:
     import pandas as pd
 
     _check_csv_output(args.out, {"data file": args.data, "model file": args.model})
+    if args.quantile is not None and _streamed(args):
+        raise CommandLineError(
+            f"--quantile needs every row's log-density at once, and {args.data} is read block "
+            "by block (a Parquet folder, --stream, or larger than GAUSSMIX_STREAM_BYTES): flag "
+            "rows with --threshold instead (a quantile of a first run's log_density column is "
+            "one)"
+        )
     model = load(args.model)
+    if _streamed(args):
+        return _score_streamed(args, model)
     frame = _complete_rows(_read(args.data, args.columns, model), args.data, "score")
     log_density = model.score_samples(frame)
     output = pd.DataFrame({"log_density": log_density})
@@ -418,13 +673,39 @@ def _score(args) -> int:
         threshold = args.threshold
     if threshold is not None:
         output["outlier"] = log_density < threshold
-        print(
-            f"gaussmix: {int(output['outlier'].sum())} of {len(output)} rows below the "
-            f"log-density threshold {threshold:.4f}",
-            file=sys.stderr,
-        )
+        _print_outliers(int(output["outlier"].sum()), len(output), threshold)
     _write_csv(output, args.out)
     return 0
+
+
+def _score_streamed(args, model) -> int:
+    import pandas as pd
+
+    rows = _open_rows(args.data, args.columns, model)
+    threshold = args.threshold
+    n_outliers = 0
+
+    def scored():
+        nonlocal n_outliers
+        for block in _row_blocks(rows, args, "scoring"):
+            log_density = model.score_samples(block)
+            output = pd.DataFrame({"log_density": log_density})
+            if threshold is not None:
+                output["outlier"] = log_density < threshold
+                n_outliers += int(output["outlier"].sum())
+            yield output
+
+    _write_csv_blocks(scored(), args.out)
+    if threshold is not None:
+        _print_outliers(n_outliers, rows.shape[0], threshold)
+    return 0
+
+
+def _print_outliers(n_outliers, n_rows, threshold):
+    print(
+        f"gaussmix: {n_outliers} of {n_rows} rows below the log-density threshold {threshold:.4f}",
+        file=sys.stderr,
+    )
 
 
 def _sample(args) -> int:
@@ -488,6 +769,18 @@ def _add_data_options(command):
         default=None,
         help="comma-separated columns to use (names or 0-based positions); default all, "
         "or the model's",
+    )
+
+
+def _add_stream_options(command):
+    command.add_argument(
+        "--stream",
+        action="store_true",
+        help="read DATA block by block, whatever its size (default: for Parquet folders and "
+        "files larger than GAUSSMIX_STREAM_BYTES, 256 MiB); such files need complete rows",
+    )
+    command.add_argument(
+        "--no-progress", action="store_true", help="no progress bar for passes over a streamed file"
     )
 
 
@@ -596,6 +889,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
     )
     fit.add_argument("--out", default="model.gaussmix", help="model file to write")
+    _add_stream_options(fit)
+    fit.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="fit on the Dask cluster at ADDRESS (tcp://host:8786; default: the environment "
+        "variable GAUSSMIX_SCHEDULER, else on this machine); DATA must be readable by the "
+        "workers; needs gaussmix[dask]",
+    )
     fit.set_defaults(handler=_fit)
 
     predict = commands.add_parser(
@@ -610,6 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV or Parquet file")
     _add_data_options(predict)
     predict.add_argument("--out", default=None, help="CSV file to write (- or default: stdout)")
+    _add_stream_options(predict)
     predict.set_defaults(handler=_predict)
 
     score = commands.add_parser(
@@ -625,12 +928,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(score)
     flags = score.add_mutually_exclusive_group()
     flags.add_argument(
-        "--quantile", type=_fraction, default=None, help="flag the lowest q fraction of rows"
+        "--quantile",
+        type=_fraction,
+        default=None,
+        help="flag the lowest q fraction of rows (not for streamed files: use --threshold)",
     )
     flags.add_argument(
         "--threshold", type=_finite, default=None, help="flag rows with log-density below t"
     )
     score.add_argument("--out", default=None, help="CSV file to write (- or default: stdout)")
+    _add_stream_options(score)
     score.set_defaults(handler=_score)
 
     sample = commands.add_parser(

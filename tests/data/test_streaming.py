@@ -226,7 +226,7 @@ def test_bad_parquet_folders_are_named(tmp_path):
 
 
 # ----------------------------------------------------------------------------- CSV
-@pytest.mark.parametrize("block_rows", [1, 7, 64, 100_000])
+@pytest.mark.parametrize("block_rows", [3, 64, 100_000])
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_csv_slices_and_indices_equal_read_table(tmp_path, block_rows, delimiter):
     path = tmp_path / "data.csv"
@@ -374,3 +374,14 @@ def test_files_above_the_threshold_are_large(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="GAUSSMIX_STREAM_BYTES"):
         is_large_file(path)
     assert isinstance(open_rows(path), CsvRows)
+
+
+def test_select_keeps_the_rows_in_other_columns(source):
+    names = list(source.feature_names)
+    selected = source.select(["small", 0])
+    assert selected.feature_names == ["small", names[0]]
+    assert source.feature_names == names and source.shape == (100, 5)
+    expected = source[:][:, [4, 0]]
+    np.testing.assert_array_equal(selected[3:77], expected[3:77])
+    if isinstance(source, ParquetRows):
+        assert selected.dtype == np.float64 and source.select(["small"]).dtype == np.float32

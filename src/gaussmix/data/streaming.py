@@ -33,6 +33,7 @@ reported.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import threading
@@ -237,6 +238,26 @@ class _Rows:
             raise IndexError(f"row indices out of range for {n_rows} rows")
         return self._read_indices(indices)
 
+    def select(self, columns):
+        """The same rows in fewer or reordered columns, without opening the file again.
+
+        Parameters
+        ----------
+        columns : list of str or int
+            Names or 0-based positions among this source's columns.
+
+        Returns
+        -------
+        ParquetRows or CsvRows
+        """
+        positions = _select_columns(list(self.feature_names), columns, self.source)
+        # As pickling does: a lock, a cache and open files of its own.
+        selected = copy.copy(self)
+        selected.feature_names = [self.feature_names[p] for p in positions]
+        selected.shape = (self.shape[0], len(positions))
+        selected._select(positions)
+        return selected
+
     def to_numpy(self) -> np.ndarray:
         """Every row, read whole: only for sources known to fit in memory.
 
@@ -388,7 +409,7 @@ class ParquetRows(_Rows):
         path = Path(path)
         self.source = source = str(path)
         self.path = path
-        pa = _import_pyarrow(source)
+        _import_pyarrow(source)
         if path.is_dir():
             paths = _dataset_files(path)
             if not paths:
@@ -431,13 +452,9 @@ class ParquetRows(_Rows):
                     "every file of a Parquet folder needs the selected columns"
                 )
             types.append([fields[name] for name in self._arrow_names])
-        self._fast = [
-            all(_is_numeric_arrow(file_types[j], pa) for file_types in types)
-            for j in range(len(self._arrow_names))
-        ]
-        float32 = all(pa.types.is_float32(t) for file_types in types for t in file_types)
-        self.dtype = np.dtype(np.float32 if float32 else np.float64)
+        self._types = types
         self.shape = (int(n_rows), len(self._arrow_names))
+        self._select(range(len(self._arrow_names)))
         _check_rows(n_rows, min_rows, source)
 
         # (file, row group) of every non-empty row group, and their first rows.
@@ -455,13 +472,25 @@ class ParquetRows(_Rows):
             # of numbers written as text read as numbers, block by block.
             self._block(0)
 
+    def _select(self, positions):
+        positions = list(positions)
+        pa = _import_pyarrow(self.source)
+        self._arrow_names = [self._arrow_names[p] for p in positions]
+        self._types = [[file_types[p] for p in positions] for file_types in self._types]
+        self._fast = [
+            all(_is_numeric_arrow(file_types[j], pa) for file_types in self._types)
+            for j in range(len(positions))
+        ]
+        float32 = all(pa.types.is_float32(t) for file_types in self._types for t in file_types)
+        self.dtype = np.dtype(np.float32 if float32 else np.float64)
+
     def _open(self, file):
         import pyarrow.parquet as pq
 
         try:
             # No memory map: mapped files count against an address-space limit.
             return pq.ParquetFile(file, memory_map=False)
-        except OSError:
+        except (OSError, MemoryError):
             raise
         except Exception as exc:  # pyarrow's own exception types for bad files
             raise _unreadable_parquet(exc, str(file)) from exc
@@ -472,7 +501,7 @@ class ParquetRows(_Rows):
             self._files = [self._open(file) for file in self._paths]
         try:
             table = self._files[f].read_row_group(g, columns=self._arrow_names, use_threads=False)
-        except OSError:
+        except (OSError, MemoryError):  # pyarrow's ArrowMemoryError is a MemoryError
             raise
         except Exception as exc:
             raise _unreadable_parquet(exc, str(self._paths[f])) from exc
@@ -592,6 +621,9 @@ class CsvRows(_Rows):
         self._starts = np.minimum(np.arange(len(offsets), dtype=np.int64) * self.block_rows, n_rows)
         # Text columns are refused now, naming a value, as read_table refuses them.
         self._block(0)
+
+    def _select(self, positions):
+        self._positions = [self._positions[p] for p in positions]
 
     def _read_block(self, b: int) -> np.ndarray:
         expected = int(self._starts[b + 1] - self._starts[b])
@@ -717,11 +749,61 @@ def _index_rows(path: Path, source: str, sniffed, block_rows: int):
     return n_rows, np.asarray([*offsets[:n_blocks], position], dtype=np.int64)
 
 
+# ----------------------------------------------------------------------------- Dask
+def dask_array(path, columns=None):
+    """A CSV or Parquet file (or Parquet folder) as a Dask array, for a fit on a cluster.
+
+    The columns are chosen, named and checked as :class:`ParquetRows` and
+    :class:`CsvRows` do (from the metadata or the first lines, on this machine);
+    the values are read by the workers (``dask.dataframe.read_parquet`` or
+    ``read_csv``, with :func:`~gaussmix.data.read_table`'s missing-value
+    spellings), so the path must be readable there too. A CSV file is split
+    at line ends: quoted fields holding line breaks are not supported.
+
+    Parameters
+    ----------
+    path : str or path-like
+    columns : list of str or int, optional
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_rows, n_features)
+        float32 when every selected Parquet column is float32, else float64;
+        row counts of the chunks known.
+    feature_names : list of str
+    """
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if path.is_dir() or (path.is_file() and _is_parquet(path)):
+        rows = ParquetRows(path, columns)
+        frame = dd.read_parquet(str(path), columns=list(rows._arrow_names))
+        dtype, names = rows.dtype, rows.feature_names
+    else:
+        source = str(path)
+        _check_is_file(path)
+        sniffed = _sniff_delimited(path, source)
+        positions = _select_columns(sniffed.names, columns, source)
+        options = _csv_options(sniffed.delimiter, header=0 if sniffed.has_header else None)
+        frame = dd.read_csv(
+            source,
+            names=list(range(len(sniffed.names))),
+            usecols=positions,
+            dtype=np.float64,
+            na_values=_NA_SPELLINGS,
+            keep_default_na=False,
+            **options,
+        )[positions]
+        dtype, names = np.dtype(np.float64), [sniffed.names[p] for p in positions]
+    return frame.astype(dtype).to_dask_array(lengths=True), names
+
+
 __all__ = [
     "CSV_BLOCK_ROWS",
     "CsvRows",
     "ParquetRows",
     "STREAM_BYTES",
+    "dask_array",
     "data_bytes",
     "is_large_file",
     "open_rows",

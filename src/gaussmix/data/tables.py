@@ -266,7 +266,7 @@ def _read_parquet(path: Path, source: str):
     _import_pyarrow(source)
     try:
         frame = pandas.read_parquet(path)
-    except OSError:
+    except (OSError, MemoryError):  # pyarrow's ArrowMemoryError is a MemoryError
         raise
     except Exception as exc:  # pyarrow raises its own exception types for bad files
         raise _unreadable_parquet(exc, source) from exc
