@@ -58,11 +58,12 @@ def _assert_reads_like_read_table(rows, path, columns=None):
 
 
 # ----------------------------------------------------------------------------- Parquet
+@pytest.mark.parametrize("batch_rows", [5, 64, 65_536])
 @pytest.mark.parametrize("row_group_size", [7, 64, 1000])
-def test_parquet_slices_and_indices_equal_read_table(tmp_path, row_group_size):
+def test_parquet_slices_and_indices_equal_read_table(tmp_path, row_group_size, batch_rows):
     path = tmp_path / "data.parquet"
     _frame().to_parquet(path, index=False, row_group_size=row_group_size)
-    rows = ParquetRows(path)
+    rows = ParquetRows(path, batch_rows=batch_rows)
     assert rows.feature_names == ["a", "b", "count", "flag", "small"]
     assert rows.dtype == np.float64
     expected = _assert_reads_like_read_table(rows, path)
@@ -385,3 +386,12 @@ def test_select_keeps_the_rows_in_other_columns(source):
     np.testing.assert_array_equal(selected[3:77], expected[3:77])
     if isinstance(source, ParquetRows):
         assert selected.dtype == np.float64 and source.select(["small"]).dtype == np.float32
+
+
+def test_parquet_reads_going_back_and_skipping_ahead_within_a_row_group(tmp_path):
+    path = tmp_path / "data.parquet"
+    _frame().to_parquet(path, index=False)  # one row group of 200 rows
+    rows = ParquetRows(path, batch_rows=16)
+    expected = read_table(path).X
+    for start, stop in [(100, 120), (0, 10), (150, 200), (140, 150), (30, 31), (30, 31)]:
+        np.testing.assert_array_equal(rows[start:stop], expected[start:stop])

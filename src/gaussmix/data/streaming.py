@@ -69,6 +69,12 @@ STREAM_BYTES = 256 * 2**20
 #: Data rows per block of a CSV file: the unit :class:`CsvRows` indexes and parses.
 CSV_BLOCK_ROWS = 65_536
 
+#: Rows decoded at a time from a Parquet row group by :class:`ParquetRows`.
+PARQUET_BATCH_ROWS = 65_536
+
+# Bytes of a Parquet file read at a time (pages are decoded from this buffer).
+PARQUET_BUFFER_BYTES = 2**20
+
 _MISSING_OPTIONS = ("raise", "keep")
 
 # Bytes read at a time by the CSV indexing pass.
@@ -359,7 +365,13 @@ def _dataset_files(folder: Path) -> list:
 
 
 class ParquetRows(_Rows):
-    """The rows of a Parquet file or folder, read row group by row group.
+    """The rows of a Parquet file or folder, read in batches of rows within each row group.
+
+    A row group is read batch by batch (``batch_rows`` rows at a time, pages read
+    as needed, nothing buffered ahead), so memory holds one batch and a few pages
+    whatever the size of the row groups: writers that put a whole file in one row
+    group are read in the same bounded memory. Consecutive slices continue the
+    same reader; a slice that goes back starts its row group again.
 
     Parameters
     ----------
@@ -373,9 +385,11 @@ class ParquetRows(_Rows):
         not a column, as ``pandas.read_parquet`` reads it.
     missing : {'raise', 'keep'}, default='raise'
         A missing value (null) raises a ``ValueError`` naming its row and
-        column when its row group is read, or is returned as NaN.
+        column when its batch of rows is read, or is returned as NaN.
     min_rows : int, default=1
         Fewer rows are refused with :func:`~gaussmix.data.read_table`'s message.
+    batch_rows : int, default=65536
+        Rows decoded at a time.
 
     Attributes
     ----------
@@ -402,10 +416,16 @@ class ParquetRows(_Rows):
         column.
     """
 
-    _unpicklable = ("_files",)
+    _unpicklable = ("_files", "_reader")
 
-    def __init__(self, path, columns=None, *, missing="raise", min_rows=1):
+    def __init__(
+        self, path, columns=None, *, missing="raise", min_rows=1, batch_rows=PARQUET_BATCH_ROWS
+    ):
         super().__init__(missing)
+        if int(batch_rows) < 1:
+            raise ValueError(f"batch_rows={batch_rows!r}: expected a positive number of rows")
+        self.batch_rows = int(batch_rows)
+        self._reader = None
         path = Path(path)
         self.source = source = str(path)
         self.path = path
@@ -457,14 +477,14 @@ class ParquetRows(_Rows):
         self._select(range(len(self._arrow_names)))
         _check_rows(n_rows, min_rows, source)
 
-        # (file, row group) of every non-empty row group, and their first rows.
-        self._groups, starts = [], [0]
+        # (file, row group, batch) of every block, and their first rows.
+        self._blocks, starts = [], [0]
         for f, file in enumerate(files):
             for g in range(file.metadata.num_row_groups):
                 rows = file.metadata.row_group(g).num_rows
-                if rows:
-                    self._groups.append((f, g))
-                    starts.append(starts[-1] + rows)
+                for k, first in enumerate(range(0, rows, self.batch_rows)):
+                    self._blocks.append((f, g, k))
+                    starts.append(starts[-1] + min(self.batch_rows, rows - first))
         self._starts = np.asarray(starts, dtype=np.int64)
         self._files = files
         if not all(self._fast):
@@ -488,29 +508,34 @@ class ParquetRows(_Rows):
         import pyarrow.parquet as pq
 
         try:
-            # No memory map: mapped files count against an address-space limit.
-            return pq.ParquetFile(file, memory_map=False)
+            # No memory map (mapped files count against an address-space limit) and
+            # no pre-buffering (it reads a whole row group ahead): pages as decoded.
+            return pq.ParquetFile(
+                file, memory_map=False, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES
+            )
         except (OSError, MemoryError):
             raise
         except Exception as exc:  # pyarrow's own exception types for bad files
             raise _unreadable_parquet(exc, str(file)) from exc
 
     def _read_block(self, b: int) -> np.ndarray:
-        f, g = self._groups[b]
-        if getattr(self, "_files", None) is None:  # unpickled: open again
-            self._files = [self._open(file) for file in self._paths]
+        f, g, k = self._blocks[b]
         try:
-            table = self._files[f].read_row_group(g, columns=self._arrow_names, use_threads=False)
+            table = self._batch(f, g, k)
         except (OSError, MemoryError):  # pyarrow's ArrowMemoryError is a MemoryError
+            self._reader = None
             raise
         except Exception as exc:
+            self._reader = None
             raise _unreadable_parquet(exc, str(self._paths[f])) from exc
-        n_rows = table.num_rows
+        n_rows = 0 if table is None else table.num_rows
         expected = int(self._starts[b + 1] - self._starts[b])
         if n_rows != expected:
+            self._reader = None
             raise ValueError(
-                f"{self._paths[f]}: row group {g} has {n_rows} rows, its metadata said "
-                f"{expected}: did the file change while it was read?"
+                f"{self._paths[f]}: rows {k * self.batch_rows} to "
+                f"{k * self.batch_rows + expected - 1} of row group {g} read as {n_rows} rows: "
+                "did the file change while it was read?"
             )
         block = np.empty((n_rows, self.shape[1]), dtype=self.dtype)
         slow = [j for j, fast in enumerate(self._fast) if not fast]
@@ -526,6 +551,26 @@ class ParquetRows(_Rows):
                 block[:, j] = values
         del table
         return block
+
+    def _batch(self, f: int, g: int, k: int):
+        """Batch ``k`` of row group ``g`` of file ``f``, continuing the reader when it can."""
+        if getattr(self, "_files", None) is None:  # unpickled or selected: open again
+            self._files = [self._open(file) for file in self._paths]
+        reader = getattr(self, "_reader", None)
+        if reader is None or reader[:2] != (f, g) or reader[2] > k:
+            batches = self._files[f].iter_batches(
+                batch_size=self.batch_rows,
+                row_groups=[g],
+                columns=self._arrow_names,
+                use_threads=False,
+            )
+            reader = (f, g, 0, batches)
+        batches = reader[3]
+        batch = None
+        for _ in range(k - reader[2] + 1):  # batches before k are decoded and dropped
+            batch = next(batches, None)
+        self._reader = (f, g, k + 1, batches)
+        return batch
 
 
 def _pandas_index_columns(schema) -> set:
@@ -801,6 +846,7 @@ def dask_array(path, columns=None):
 __all__ = [
     "CSV_BLOCK_ROWS",
     "CsvRows",
+    "PARQUET_BATCH_ROWS",
     "ParquetRows",
     "STREAM_BYTES",
     "dask_array",
