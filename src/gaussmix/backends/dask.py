@@ -130,7 +130,7 @@ def as_dask_array(X, *, known_chunks: bool = True):
     return X.rechunk({1: -1})
 
 
-def _active_client():
+def active_client():
     """The ``distributed.Client`` that ``dask.compute`` would use now, or None."""
     import dask.base
 
@@ -265,7 +265,7 @@ class DaskBackend:
             else float(self.sample_weight.sum(dtype=np.float64))
         )
         self._weight_blocks = self._local_weight_blocks()
-        self._weight_client = _active_client()
+        self._weight_client = active_client()
         if self._weight_client is not None and self.sample_weight is not None:
             self._weight_blocks = self._persisted_weight_blocks()
         self._stack = None
@@ -332,7 +332,7 @@ class DaskBackend:
         # the workers holding it die, where scattered data would be lost for the pass.
         name = f"gaussmix-pass-{uuid.uuid4().hex}"
         shipped = dask.delayed(pass_, name=name, traverse=False)
-        weights = self._weights_for(_active_client())
+        weights = self._weights_for(active_client())
         # pure=True only names the wrapper by the function (every call has its own key):
         # an impure one would draw a random name per block.
         task = dask.delayed(function, pure=True)

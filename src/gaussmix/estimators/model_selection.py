@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..backends import is_dask_collection
 from ..covariance import MCLUST_NAMES, UNIVARIATE_NAMES, get_covariance_model
 from ..engine import criteria
 from ..engine.collapse import CollapseError, CollapseWarning, pooled_covariance
@@ -82,6 +83,15 @@ def _take_rows(X, rows):
         return np.asarray(X[rows].compute())
     with _backend(X, None, get_covariance_model("VVV"), 1) as backend:
         return backend.take(rows).astype(backend.dtype, copy=False)
+
+
+def _on_cluster(X) -> bool:
+    """Whether ``X`` is a Dask collection and a ``distributed.Client`` is active."""
+    if not is_dask_collection(X):
+        return False
+    from ..backends.dask import active_client
+
+    return active_client() is not None
 
 
 def _data_covariance(X, weights):
@@ -416,6 +426,14 @@ n_iter_, lower_bound_, labels_
         """
         self._validate_params()
         X = validated_X(self, X, fit=True)
+        if _on_cluster(X):
+            # Dask input with a distributed client: the candidates run on the cluster
+            # too (joblib's Dask backend), as the refit on all rows does.
+            with parallel_config(backend="dask"):
+                return self._search(X, sample_weight)
+        return self._search(X, sample_weight)
+
+    def _search(self, X, sample_weight):
         counts, types = self._grid(X.shape[1])
         n_samples = X.shape[0]
         if counts[0] > n_samples:
@@ -442,12 +460,8 @@ n_iter_, lower_bound_, labels_
             # candidate's starts and passes would otherwise read them all.
             max_search_samples = SAMPLE_ROWS
         if max_search_samples is not None and n_samples > max_search_samples:
-            if streamed:
-                rows = sample_rows(n_samples, max_search_samples, check_random_state(seed))
-            else:
-                rows = np.sort(
-                    check_random_state(seed).choice(n_samples, max_search_samples, replace=False)
-                )
+            # The same rows whether X is in memory, read block by block or on Dask.
+            rows = sample_rows(n_samples, max_search_samples, check_random_state(seed))
             X = _take_rows(X, rows)
             total_weights = None if total_weights is None else total_weights[rows]
             sample_weight = check_sample_weight(
