@@ -1,7 +1,9 @@
 """The EM loop, written once for every covariance model and every backend.
 
 A backend supplies ``reduce`` (fold a chunk function over row chunks) and
-``map``; a covariance model supplies the chunk kernels and the M-step. One EM
+``map``; a covariance model supplies the chunk kernels and the M-step; an
+inference object (:mod:`gaussmix.engine.inference`) says what the statistics
+mean: maximum likelihood, posterior mode or variational Bayes. One EM
 iteration is one pass over the data: each chunk's E-step feeds its sufficient
 statistics while it is still in cache, and the merged statistics give the next
 parameters.
@@ -15,8 +17,9 @@ import numpy as np
 
 from ..covariance import CovarianceModel
 from .collapse import CollapseHandler
+from .inference import Inference, MaximumLikelihood
 from .params import EMResult, MixtureParams
-from .passes import e_step_statistics, empty_components, m_step
+from .passes import e_step_statistics
 
 
 def run_em(
@@ -32,8 +35,9 @@ def run_em(
     on_iteration: Callable | None = None,
     collapse: CollapseHandler | None = None,
     prior=None,
+    inference: Inference | None = None,
 ) -> EMResult:
-    """Iterate EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
+    """Iterate EM from ``params`` until the monitored bound changes by less than ``tol``.
 
     Parameters
     ----------
@@ -52,11 +56,20 @@ def run_em(
     prior : ConjugatePrior, optional
         Posterior-mode M-steps under this prior (see :mod:`gaussmix.engine.prior`);
         the lower bound stays the mean log-likelihood, as mclust monitors it.
+    inference : Inference, optional
+        What the statistics mean (see :mod:`gaussmix.engine.inference`): the
+        update and the bound. Default: maximum likelihood (posterior mode under
+        ``prior``), whose bound is the weighted mean log-likelihood. Give either
+        ``prior`` or ``inference``, not both.
 
     Returns
     -------
     EMResult
     """
+    if inference is None:
+        inference = MaximumLikelihood(model, centre, reg_covar, prior)
+    elif prior is not None:
+        raise ValueError("run_em takes a prior or an inference object, not both.")
     n_components = params.weights.size
     if collapse is None:
         collapse = CollapseHandler(backend, model, centre, reg_covar, n_components)
@@ -66,12 +79,10 @@ def run_em(
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
         stats = e_step_statistics(backend, model, params, centre)
-        lower_bound = stats.log_likelihood / stats.total_weight
-        new_params, singular = m_step(
-            model, stats, centre, reg_covar, prior, previous=params.covariances
-        )
+        new_params, singular = inference.update(stats, params)
+        lower_bound = inference.bound(stats, params, new_params)
         new_params, reseeded = collapse.resolve(
-            new_params, params, empty_components(stats, backend), singular, n_iter
+            new_params, params, inference.collapsed(stats, backend), singular, n_iter
         )
         params = new_params
         lower_bounds.append(lower_bound)

@@ -28,10 +28,18 @@ COUNT_FLOOR = 10.0 * np.finfo(np.float64).eps
 
 
 def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
-    """The parameters in the form the chunk kernels use."""
-    # A zero weight would put -inf in a GEMM operand, and BLAS kernels that multiply
-    # padding by it raise invalid-value flags: floor at the smallest normal number.
-    log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
+    """The parameters in the form the chunk kernels use.
+
+    The kernels add a constant per component to ``log N(x | mu_k, Sigma_k)``:
+    ``log(weights)``, or the ``kernel_log_weights`` that parameters carry when
+    they are not a plug-in mixture's (the variational E-step's expectations,
+    :class:`~gaussmix.engine.variational.VariationalParams`).
+    """
+    log_weights = getattr(params, "kernel_log_weights", None)
+    if log_weights is None:
+        # A zero weight would put -inf in a GEMM operand, and BLAS kernels that multiply
+        # padding by it raise invalid-value flags: floor at the smallest normal number.
+        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
     prepared = model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
     if params.weights.min() > 0.0:
         return prepared
@@ -184,12 +192,8 @@ def m_step(model, stats, centre, reg_covar, prior=None, previous=None):
     return params, singular
 
 
-def initial_params(backend, model, assignment, centre, n_components, reg_covar, prior=None):
-    """Parameters from initial responsibilities, and the empty and singular masks.
-
-    ``prior`` (a :class:`~gaussmix.engine.prior.ConjugatePrior` or None) makes this first
-    M-step a posterior mode too.
-    """
+def initial_statistics(backend, model, assignment, centre, n_components):
+    """One pass: the statistics of initial responsibilities (an ``Assignment``)."""
     n_features = backend.n_features
     identity = model.from_pooled(np.eye(n_features), n_components)
     reference = MixtureParams(
@@ -206,7 +210,16 @@ def initial_params(backend, model, assignment, centre, n_components, reg_covar, 
         resp = assignment.chunk(rows, n_components, dtype, XcT=XcT, centre=centre)
         return chunk_statistics(model, XcT, sample_weight, prepared, work, resp=resp)
 
-    stats = backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
+    return backend.reduce(chunk_fn, make_work, centre, merge_statistics, dtype=dtype)
+
+
+def initial_params(backend, model, assignment, centre, n_components, reg_covar, prior=None):
+    """Parameters from initial responsibilities, and the empty and singular masks.
+
+    ``prior`` (a :class:`~gaussmix.engine.prior.ConjugatePrior` or None) makes this first
+    M-step a posterior mode too.
+    """
+    stats = initial_statistics(backend, model, assignment, centre, n_components)
     params, singular = m_step(model, stats, centre, reg_covar, prior)
     # As scikit-learn, the first weights are n_k / n_samples: they sum to one only
     # when every row is assigned (not for k-means++ or random_from_data seeds), which
