@@ -316,27 +316,6 @@ def _stderr_is_terminal() -> bool:
         return False
 
 
-def _drop_saved_index(rows, path):
-    """``rows`` without a leading saved row index (checked at both ends of the file), and a notice.
-
-    The whole-file path checks every value of the first column; a streamed file
-    is checked on its first and last blocks, where an index written by
-    ``DataFrame.to_csv`` holds exactly the row numbers.
-    """
-    from .data.preparation import saved_row_index
-
-    n_rows, n_features = rows.shape
-    names = list(rows.feature_names)
-    head = rows[: min(OUTPUT_BLOCK_ROWS, n_rows)]
-    if not saved_row_index(head, names):
-        return rows, None
-    tail_start = max(0, n_rows - OUTPUT_BLOCK_ROWS)
-    tail = rows[tail_start:n_rows][:, 0]
-    if not np.array_equal(tail, np.arange(tail_start, n_rows, dtype=tail.dtype)):
-        return rows, None
-    return rows.select(list(range(1, n_features))), index_notice(names[0], n_rows)
-
-
 def _no_stdout(out, what):
     if os.fspath(out) == STDOUT:
         raise CommandLineError(
@@ -508,11 +487,13 @@ def _fit_and_save(args, out) -> int:
 
 def _fit_streamed(args, out) -> int:
     """Fit a file read block by block: the estimators take the reader itself."""
+    from .data.streaming import without_saved_index
+
     rows = _open_rows(args.data, args.columns)
     if args.columns is None:
-        rows, notice = _drop_saved_index(rows, args.data)
-        if notice:
-            print(f"gaussmix: note: {notice}", file=sys.stderr)
+        rows, dropped = without_saved_index(rows)
+        if dropped is not None:
+            print(f"gaussmix: note: {index_notice(dropped, rows.shape[0])}", file=sys.stderr)
     # check_can_fit is not run: it counts distinct rows, which needs them all in memory,
     # and on a sample it would refuse columns constant only there. The estimators still
     # warn of, or refuse, a fit whose components collapse.

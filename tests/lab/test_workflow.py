@@ -914,7 +914,6 @@ def _two_clusters_file(path, n_rows=6000, seed=0, holes=False):
         {
             "a": rng.normal(size=n_rows) + 5.0 * second,
             "b": rng.normal(size=n_rows) * 2.0 - 3.0 * second,
-            "c": rng.normal(size=n_rows),
         }
     )
     if holes:
@@ -927,6 +926,10 @@ def _two_clusters_file(path, n_rows=6000, seed=0, holes=False):
 def streamed_lab(monkeypatch):
     """Every data file counts as larger than memory; the lab samples 2,000 rows of it."""
     monkeypatch.setenv("GAUSSMIX_STREAM_BYTES", "0")
+    # The refit reads blocks of 500 rows (small inputs would be loaded whole), so that
+    # blocks start and end among the rows it leaves out.
+    monkeypatch.setenv("GAUSSMIX_LOAD_BYTES", "0")
+    monkeypatch.setenv("GAUSSMIX_BLOCK_BYTES", "8000")
     monkeypatch.setattr("gaussmix.lab.workflow.LAB_SAMPLE_ROWS", 2000)
     monkeypatch.setattr("gaussmix.lab.workflow.ASSIGNMENT_BLOCK_ROWS", 1000)
 

@@ -794,6 +794,62 @@ def _index_rows(path: Path, source: str, sniffed, block_rows: int):
     return n_rows, np.asarray([*offsets[:n_blocks], position], dtype=np.int64)
 
 
+# ----------------------------------------------------------------------------- helpers
+#: Rows checked at each end of a file for a saved row index (:func:`without_saved_index`).
+INDEX_CHECK_ROWS = 65_536
+
+
+def without_saved_index(rows):
+    """``rows`` without a leading saved row index, checked at both ends of the file.
+
+    :func:`gaussmix.data.preparation.saved_row_index` decides on every value of
+    the first column; here the first and the last :data:`INDEX_CHECK_ROWS`
+    rows are checked (an index that ``DataFrame.to_csv`` writes holds exactly
+    the row numbers there), so that the file is not read whole.
+
+    Parameters
+    ----------
+    rows : ParquetRows or CsvRows
+
+    Returns
+    -------
+    rows : ParquetRows or CsvRows
+        Without the first column when it is a saved index, else ``rows`` itself.
+    dropped : str or None
+        The name of the column left out.
+    """
+    from .preparation import saved_row_index
+
+    n_rows, n_features = rows.shape
+    names = list(rows.feature_names)
+    if not saved_row_index(rows[: min(INDEX_CHECK_ROWS, n_rows)], names):
+        return rows, None
+    tail_start = max(0, n_rows - INDEX_CHECK_ROWS)
+    tail = rows[tail_start:n_rows][:, 0]
+    if not np.array_equal(tail, np.arange(tail_start, n_rows, dtype=tail.dtype)):
+        return rows, None
+    return rows.select(list(range(1, n_features))), names[0]
+
+
+def sample_indices(n_rows: int, n_sample: int, random_state) -> np.ndarray:
+    """``n_sample`` distinct row numbers below ``n_rows``, seeded and sorted (all when fewer).
+
+    Parameters
+    ----------
+    n_rows, n_sample : int
+    random_state : int or numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    if n_sample >= n_rows:
+        return np.arange(n_rows, dtype=np.int64)
+    rng = np.random.default_rng(random_state)
+    # Generator.choice without replacement costs memory in the sample, not in n_rows.
+    return np.sort(rng.choice(n_rows, size=n_sample, replace=False)).astype(np.int64)
+
+
 # ----------------------------------------------------------------------------- Dask
 def dask_array(path, columns=None):
     """A CSV or Parquet file (or Parquet folder) as a Dask array, for a fit on a cluster.
@@ -853,5 +909,7 @@ __all__ = [
     "data_bytes",
     "is_large_file",
     "open_rows",
+    "sample_indices",
     "stream_bytes",
+    "without_saved_index",
 ]

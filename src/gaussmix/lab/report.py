@@ -281,6 +281,27 @@ def _clusters_table(summary, means, feature_labels):
     return _table(header, rows, text_columns=(0,), row_headers=True)
 
 
+def _sample_rows(summary) -> list:
+    """What was sampled from a file too large for memory, and what the refit saw."""
+    sample = summary.get("sample")
+    if not sample:
+        return []
+    return [
+        (
+            "sample",
+            f"a seeded sample of {sample['n_rows']:,} of the {sample['of_n_rows']:,} rows "
+            f"(seed {sample['random_state']}): the preprocessing, the split above, the search, "
+            "the criteria, the clusters and the figures are the sample's",
+        ),
+        (
+            "refit",
+            f"the chosen model refitted on {sample['refit_n_rows']:,} rows, every row of the "
+            "file but the sample's test rows, read block by block; mean log-likelihood "
+            f"{sample['refit_mean_log_likelihood']:.4f}",
+        ),
+    ]
+
+
 def render_report(result) -> str:
     """The HTML page of a lab run.
 
@@ -331,6 +352,7 @@ def render_report(result) -> str:
                     f"{pre['n_train']} / {pre['n_test']} rows (test_size "
                     f"{pre['test_size']}, seed {pre['random_state']})",
                 ),
+                *_sample_rows(s),
             ]
         ),
         "<h2>Chosen model</h2>",

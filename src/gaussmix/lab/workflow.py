@@ -33,6 +33,16 @@ sets, and writes into one folder:
 ``summary.json``
     The numbers of the report, machine-readable.
 
+A file too large for memory (above ``GAUSSMIX_STREAM_BYTES``, 256 MiB by
+default, or a Parquet folder; see :mod:`gaussmix.data.streaming`) is not read
+whole: everything above runs on a seeded sample of :data:`LAB_SAMPLE_ROWS`
+rows (its own train/test split, preprocessing, search and figures), the
+chosen model is then refitted, block by block and starting from its
+parameters, on every row of the file but the sample's test rows, and
+``assignments.csv`` is written block by block for every row. The summary's
+``sample`` and a notice say so, with the sizes. Such files need complete rows
+unless ``missing='impute'``, and cannot carry ``labels``.
+
 The folder is built whole in a private folder beside it and swapped in at the
 end (:func:`gaussmix.data.atomic.atomic_folder`): a failed, interrupted or
 killed run leaves the previous folder as it was, and two runs into one folder
@@ -65,6 +75,7 @@ from ..covariance import MCLUST_NAMES
 from ..data import load_dataset, prepare, read_table
 from ..data.atomic import atomic_folder, atomic_path, check_folder_writable, write_text
 from ..data.preparation import check_can_fit, saved_row_index
+from ..data.streaming import is_large_file, open_rows, sample_indices, without_saved_index
 from ..data.tables import _select_columns
 from ..estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
 
@@ -88,6 +99,10 @@ LAB_FILES = frozenset(
 )
 # How often a search worker checks that the lab that started it still runs.
 PARENT_CHECK_SECONDS = 0.2
+#: Rows of a file too large for memory that the lab prepares, searches and draws.
+LAB_SAMPLE_ROWS = 100_000
+# Rows of such a file assigned (and written to assignments.csv) at a time.
+ASSIGNMENT_BLOCK_ROWS = 65_536
 
 
 @dataclass
@@ -125,6 +140,13 @@ class LabResult:
     files: dict = field(default_factory=dict)
 
 
+class _Stream(NamedTuple):
+    """A file read block by block, and the rows of it the lab sampled."""
+
+    rows: object  # ParquetRows or CsvRows, missing values refused unless imputed
+    indices: np.ndarray  # the sampled rows, sorted
+
+
 class _Loaded(NamedTuple):
     X: np.ndarray
     names: list
@@ -134,9 +156,13 @@ class _Loaded(NamedTuple):
     source: str
     description: str
     notices: tuple = ()
+    # A file too large for memory: X is a sample of its rows (see _load_large_file).
+    stream: _Stream | None = None
 
 
-def _load(dataset, data, columns, labels=None):
+def _load(dataset, data, columns, labels=None, missing="drop", random_state=0):
+    if data is not None and is_large_file(data):
+        return _load_large_file(data, columns, labels, missing, random_state)
     if data is not None:
         return _load_file(data, columns, labels)
     if labels is not None:
@@ -188,6 +214,105 @@ def _load_file(data, columns, labels):
         target, target_names = _read_labels(data, label_position)
     description = "user data" + "".join(f"; {notice}" for notice in notices)
     return _Loaded(X, names, target, target_names, {}, str(data), description, tuple(notices))
+
+
+def _load_large_file(data, columns, labels, missing, random_state):
+    """A seeded sample of the rows of a file too large for memory, and its reader."""
+    if labels is not None:
+        raise ValueError(
+            f"{data}: true labels (labels, --labels) are not read from a file this large (a "
+            "Parquet folder, or larger than GAUSSMIX_STREAM_BYTES): run the lab without them, "
+            "or on a sample of the file"
+        )
+    rows = open_rows(data, columns, missing="keep")
+    notices = []
+    if columns is None:
+        rows, dropped = without_saved_index(rows)
+        if dropped is not None:
+            notices.append(index_notice(dropped, rows.shape[0]))
+    n_rows = rows.shape[0]
+    indices = sample_indices(n_rows, LAB_SAMPLE_ROWS, random_state)
+    X = np.asarray(rows[indices], dtype=np.float64)
+    incomplete = int(np.isnan(X).any(axis=1).sum())
+    if missing == "drop" and incomplete:
+        raise ValueError(
+            f"{data}: {incomplete} of the {len(indices):,} rows the lab sampled have missing "
+            "values, and rows cannot be left out of a file read block by block: fill them in "
+            "with missing='impute' (--missing impute), or drop them from the file first"
+        )
+    if missing == "drop":
+        rows.missing = "raise"  # the refit names any missing value the sample did not meet
+    notices.append(
+        f"{n_rows:,} rows, read block by block (a file this large is not held in memory): "
+        f"the lab prepares, searches and draws a seeded sample of {len(indices):,} of them, "
+        "then refits the chosen model on every row but the sample's test rows"
+    )
+    description = "user data" + "".join(f"; {notice}" for notice in notices)
+    return _Loaded(
+        X,
+        list(rows.feature_names),
+        None,
+        None,
+        {},
+        str(data),
+        description,
+        tuple(notices),
+        _Stream(rows, indices),
+    )
+
+
+class _PreparedRows:
+    """Every row of a file but ``excluded``, prepared (imputed, standardised) as the sample was.
+
+    An array-like the estimators read block by block: ``shape``, ``dtype`` and
+    row indexing, row ``v`` being the ``v``-th row of the file that is not excluded.
+    """
+
+    ndim = 2
+
+    def __init__(self, rows, prepared, excluded):
+        self.rows, self.prepared = rows, prepared
+        self.excluded = np.sort(np.asarray(excluded, dtype=np.int64))
+        # Rows kept before each excluded one: row v of the view is file row v + (excluded
+        # rows before it), the count of these that are at most v.
+        self._kept_before = self.excluded - np.arange(self.excluded.size)
+        self.shape = (rows.shape[0] - self.excluded.size, rows.shape[1])
+        self.dtype = np.dtype(np.float64)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def file_rows(self, view_rows):
+        """The file's row numbers of rows of this view."""
+        view_rows = np.asarray(view_rows, dtype=np.int64)
+        return view_rows + np.searchsorted(self._kept_before, view_rows, side="right")
+
+    def __getitem__(self, key):
+        if isinstance(key, slice) and key.step in (None, 1):
+            start, stop, _ = key.indices(self.shape[0])
+            if stop <= start:
+                return np.empty((0, self.shape[1]))
+            first, last = self.file_rows([start, stop - 1])
+            block = self.rows[first : last + 1]
+            inside = self.excluded[(self.excluded >= first) & (self.excluded <= last)]
+            block = np.delete(block, inside - first, axis=0)
+        else:
+            indices = np.arange(self.shape[0])[key] if isinstance(key, slice) else key
+            block = self.rows[self.file_rows(indices)]
+        return self.prepared.transform(block)
+
+
+def _refit_on_all_rows(chosen, loaded, prepared):
+    """``chosen`` refitted from its parameters on the file's rows but the sample's test rows."""
+    view = _PreparedRows(loaded.stream.rows, prepared, loaded.stream.indices[prepared.test_index])
+    refit = GaussianMixture(**chosen.get_params())
+    refit.set_params(
+        n_init=1,
+        weights_init=chosen.weights_,
+        means_init=chosen.means_,
+        precisions_init=chosen.precisions_,
+    )
+    return refit.fit(view), view.shape[0]
 
 
 def index_notice(name, n_rows) -> str:
@@ -417,6 +542,37 @@ def _assignments_frame(model, prepared, n_rows):
     return frame
 
 
+def _write_assignments_by_block(path, model, prepared, stream):
+    """``assignments.csv`` for every row of a file read block by block, written as produced.
+
+    Rows are ``"test"`` where the sample held them out (the refit did not see
+    them), ``"train"`` elsewhere; the columns are those of :func:`_assignments_frame`.
+    """
+    import pandas as pd
+
+    rows = stream.rows
+    test_rows = stream.indices[prepared.test_index]
+    scaled = prepared.scaler is not None
+    log_jacobian = float(np.sum(np.log(prepared.scaler.scale_))) if scaled else 0.0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        for start in range(0, rows.shape[0], ASSIGNMENT_BLOCK_ROWS):
+            stop = min(start + ASSIGNMENT_BLOCK_ROWS, rows.shape[0])
+            X = prepared.transform(rows[start:stop])
+            proba = model.predict_proba(X)
+            log_density = model.score_samples(X)
+            number = np.arange(start, stop)
+            frame = pd.DataFrame({"row": number})
+            frame["split"] = np.where(np.isin(number, test_rows), "test", "train")
+            frame["label"] = pd.array(proba.argmax(axis=1), dtype="Int64")
+            frame["log_density_data_units"] = log_density - log_jacobian
+            if scaled:
+                frame["log_density_standardised"] = log_density
+            frame["uncertainty"] = 1.0 - proba.max(axis=1)
+            for k in range(model.n_components):
+                frame[f"p{k}"] = proba[:, k]
+            frame.to_csv(handle, index=False, header=start == 0, chunksize=8192)
+
+
 def _model_description(model):
     return (
         f"{model.n_components} component{'s' if model.n_components != 1 else ''}, "
@@ -512,7 +668,7 @@ def run_lab(
     """
     started = time.perf_counter()
     _check_out_dir(out_dir, data, force)
-    loaded = _load(dataset, data, columns, labels)
+    loaded = _load(dataset, data, columns, labels, missing, random_state)
     X = loaded.X
     left_out = {}
     if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
@@ -559,6 +715,10 @@ def run_lab(
         "left_out": left_out,
         "labels": labels,
     }
+    model, n_refit_rows = selector.best_estimator_, None
+    if loaded.stream is not None:
+        model, n_refit_rows = _refit_on_all_rows(model, loaded, prepared)
+    settings["model"], settings["n_refit_rows"] = model, n_refit_rows
     with atomic_folder(out_dir, replaceable=None if force else LAB_FILES) as private:
         result = _write_outputs(private, started, selector, prepared, loaded, settings)
     result.files = {name: Path(out_dir) / path.name for name, path in result.files.items()}
@@ -645,7 +805,7 @@ def _end_with_parent(parent_pid: int) -> None:
 def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
     names, target, target_names = loaded.names, loaded.target, loaded.target_names
     units, source, description = loaded.units, loaded.source, loaded.description
-    model = selector.best_estimator_
+    model = settings["model"]
     has_test = prepared.X_test.shape[0] > 0
     from sklearn.metrics import adjusted_rand_score
 
@@ -661,7 +821,7 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
         "gaussmix_version": __version__,
         "source": source,
         "description": description,
-        "n_rows": int(prepared.n_rows),
+        "n_rows": int(prepared.n_rows if loaded.stream is None else loaded.stream.rows.shape[0]),
         "n_features": len(names),
         "feature_names": names,
         "units": units,
@@ -713,6 +873,16 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
         "log_likelihood_scale": "standardised" if prepared.scaler is not None else "data units",
         "notices": list(loaded.notices),
     }
+    if loaded.stream is not None:
+        # Everything above but n_rows is of the sample; the model is the refit's.
+        summary["sample"] = {
+            "n_rows": len(loaded.stream.indices),
+            "of_n_rows": int(loaded.stream.rows.shape[0]),
+            "random_state": settings["random_state"],
+            "refit_n_rows": int(settings["n_refit_rows"]),
+            "refit_mean_log_likelihood": float(model.lower_bound_),
+            "refit_mean_log_likelihood_data_units": float(model.lower_bound_) - log_jacobian,
+        }
     if target is not None:
         labels_all = np.concatenate(
             [train_labels, model.predict(prepared.X_test) if has_test else []]
@@ -746,7 +916,10 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
     write_text(files["preprocessing"], json.dumps(_preprocessing(prepared, names), indent=2))
     files["assignments"] = out_dir / "assignments.csv"
     with atomic_path(files["assignments"]) as temporary:
-        _assignments_frame(model, prepared, prepared.n_rows).to_csv(temporary, index=False)
+        if loaded.stream is None:
+            _assignments_frame(model, prepared, prepared.n_rows).to_csv(temporary, index=False)
+        else:
+            _write_assignments_by_block(temporary, model, prepared, loaded.stream)
     files["candidates"] = out_dir / "candidates.csv"
     with atomic_path(files["candidates"]) as temporary:
         selector.results_frame().to_csv(temporary, index=False)
@@ -826,6 +999,15 @@ def format_summary(result: LabResult) -> str:
         ),
         "weights: " + ", ".join(f"{w:.3f}" for w in s["model"]["weights"]),
     ]
+    if "sample" in s:
+        sample = s["sample"]
+        lines.insert(
+            1,
+            f"sample: {sample['n_rows']:,} of {sample['of_n_rows']:,} rows prepared, searched "
+            f"and drawn; the chosen model refitted on {sample['refit_n_rows']:,} rows (mean "
+            "log-likelihood in the data's units "
+            f"{sample['refit_mean_log_likelihood_data_units']:.4f})",
+        )
     if "adjusted_rand_index" in s:
         ari = s["adjusted_rand_index"]
         against = f" (column {ari['labels_column']!r})" if ari.get("labels_column") else ""
