@@ -784,7 +784,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the model, per-row assignments and an HTML report into --out. The folder is built "
         "beside --out and swapped in when complete: an interrupted lab leaves the previous "
         "folder as it was. An existing --out is replaced only when it holds nothing but a "
-        "previous lab's files (or with --force).",
+        "previous lab's files (or with --force). A Parquet folder or a file larger than "
+        "GAUSSMIX_STREAM_BYTES (256 MiB) is not read whole: the lab runs on a seeded sample of "
+        "100,000 rows and refits the chosen model on all rows block by block.",
         epilog="examples: gaussmix lab | gaussmix lab --dataset iris --components 3 | "
         "gaussmix lab --data measurements.csv --columns a,b --out results | "
         "gaussmix lab --data flowers.csv --labels species",
@@ -848,7 +850,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit a mixture to a CSV or Parquet file and save the model",
         description="Fit a Gaussian mixture to DATA (rows with missing values are left out) "
         "and save it. A range of components or several covariance types are searched by "
-        "--criterion.",
+        "--criterion. A Parquet folder, a file larger than GAUSSMIX_STREAM_BYTES (256 MiB) or "
+        "any file with --stream is read block by block and never held whole: the search runs "
+        "on a seeded sample, the chosen model is refitted on all rows, and rows with missing "
+        "values are refused rather than left out.",
         epilog="examples: gaussmix fit data.csv --components 3 --out model.gaussmix | "
         "gaussmix fit data.csv --components 1-10 --covariance auto",
         formatter_class=formatter,
