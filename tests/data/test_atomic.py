@@ -324,11 +324,7 @@ def test_symlink_to_a_folder_stays_a_link(tmp_path, swap_by):
     }
 
 
-def test_concurrent_folders_end_with_one_whole_result(tmp_path, swap_by, request):
-    if request.node.callspec.params.get("swap_by") == "two renames":
-        # The fallback (no renameat2: not Linux) is not atomic: one fresh-clone run
-        # saw a racing swap find "something other than a folder" in the gap. Open.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="two-rename race, open"))
+def test_concurrent_folders_end_with_one_whole_result(tmp_path, swap_by):
     out = tmp_path / "out"
     start = threading.Barrier(4)
     errors = []

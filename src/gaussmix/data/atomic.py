@@ -503,7 +503,12 @@ def _swap(staging: Path, target: Path) -> list:
     previous = []
     # Another run may put its folder at ``target`` between two steps: try again.
     for _ in range(16):
-        if not os.path.lexists(target):
+        # One lstat: between two checks another run may move its folder away.
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is None:
             try:
                 if not _rename(staging, target, RENAME_NOREPLACE):
                     os.rename(staging, target)
@@ -512,7 +517,7 @@ def _swap(staging: Path, target: Path) -> list:
                 if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
                 continue
-        if not target.is_dir() or target.is_symlink():
+        if not stat.S_ISDIR(mode):
             raise NotADirectoryError(
                 errno.ENOTDIR, "something other than a folder appeared there", os.fspath(target)
             )
