@@ -24,7 +24,13 @@ from ..engine import criteria
 from ..engine.collapse import CollapseHandler, CollapseWarning
 from ..engine.em import run_em
 from ..engine.params import EMResult, MixtureParams
-from ..engine.passes import initial_params, label_rows, score_rows, workspace_bytes_per_row
+from ..engine.passes import (
+    initial_params,
+    label_rows,
+    likelihood_and_entropy,
+    score_rows,
+    workspace_bytes_per_row,
+)
 from ..engine.prior import ConjugatePrior, resolve_prior
 from ..starts import initial_assignment, sampled_assignment
 from ._validation import (
@@ -774,8 +780,12 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         log_likelihood : float
         """
         X = self._checked_X(X)
-        log_prob = self._inference_pass(X, score_rows)
         weights = check_sample_weight(sample_weight, X.shape[0], np.float64)
+        if _streamed(X):
+            # One reduction: no per-row array for data read block by block.
+            total, _ = self._inference_pass(X, likelihood_and_entropy, sample_weight=weights)
+            return total / (X.shape[0] if weights is None else float(weights.sum()))
+        log_prob = self._inference_pass(X, score_rows)
         return float(np.average(log_prob, weights=weights))
 
     def predict(self, X):
@@ -859,6 +869,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
 
     def _log_likelihood_and_weight(self, X):
         X = self._checked_X(X)
+        if _streamed(X):
+            total, _ = self._inference_pass(X, likelihood_and_entropy)
+            return total, X.shape[0]
         return float(np.sum(self._inference_pass(X, score_rows), dtype=np.float64)), X.shape[0]
 
     def bic(self, X, *, convention="scikit-learn"):
