@@ -21,6 +21,7 @@ PACKAGE_ROOT = Path(gaussmix.__file__).resolve().parent
 # The public names, by the path the README documents them at.
 DOCUMENTED = {
     "gaussmix": {
+        "BayesianGaussianMixture",
         "CollapseError",
         "CollapseWarning",
         "ConjugatePrior",

@@ -4,11 +4,18 @@ from ._version import __version__
 from .data.model_file import ModelFileError
 from .engine.collapse import CollapseError, CollapseWarning
 from .engine.prior import ConjugatePrior
-from .estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
+from .estimators import (
+    BayesianGaussianMixture,
+    GaussianMixture,
+    GaussianMixtureIC,
+    SpuriousFitWarning,
+)
 
 
 def load(path):
-    """Read a model written by ``GaussianMixture.save`` (see ``docs/model-format.md``).
+    """Read a model written by ``GaussianMixture.save`` or ``BayesianGaussianMixture.save``.
+
+    See ``docs/model-format.md``.
 
     Loading never executes code from the file; a truncated, tampered or
     future-version file is refused with a ValueError.
@@ -19,7 +26,7 @@ def load(path):
 
     Returns
     -------
-    GaussianMixture
+    GaussianMixture or BayesianGaussianMixture
         The fitted model, its parameters identical bit for bit to the saved ones.
     """
     from .estimators.persistence import load_model
@@ -28,6 +35,7 @@ def load(path):
 
 
 __all__ = [
+    "BayesianGaussianMixture",
     "CollapseError",
     "CollapseWarning",
     "ConjugatePrior",

@@ -58,6 +58,12 @@ def kernel_dtype(model: CovarianceModel, params: MixtureParams, centre, dtype) -
     float32 data whose components lie many of their standard deviations away
     from the data centre (tight clusters far apart) are computed in float64,
     chunk by chunk, without copying ``X``; fitted attributes stay float32.
+
+    Parameters that carry ``largest_precision`` (a bound on each component's
+    largest precision eigenvalue; variational posteriors, whose prior stretches
+    the covariances along the directions between clusters) are also judged by
+    the Euclidean distance times it: the statistics lose ``eps |x|^2`` in every
+    direction, the narrowest included.
     """
     dtype = np.dtype(dtype)
     if dtype == np.float64:
@@ -69,6 +75,10 @@ def kernel_dtype(model: CovarianceModel, params: MixtureParams, centre, dtype) -
     work = model.workspace(1, n_components, n_features, np.float64)
     at_centre = model.weighted_log_prob(np.zeros((n_features, 1)), prepared, work)[:, 0]
     distance_sq = 2.0 * (prepared.log_norm - at_centre)
+    largest_precision = getattr(params, "largest_precision", None)
+    if largest_precision is not None:
+        euclidean_sq = np.sum((params.means - centre) ** 2, axis=1)
+        distance_sq = np.maximum(distance_sq, largest_precision * euclidean_sq)
     if np.finfo(dtype).eps * max(float(distance_sq.max()), 1.0) > MAX_PRECISION_LOSS:
         return np.dtype(np.float64)
     return dtype

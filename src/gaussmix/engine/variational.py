@@ -168,12 +168,20 @@ class VariationalParams(MixtureParams):
     kernel_log_weights : ndarray of shape (n_components,)
         What the kernels add to each component's plug-in log-density (see the
         module's docstring); read by :func:`gaussmix.engine.passes.kernel_inputs`.
+    largest_precision : ndarray of shape (n_components,)
+        An upper bound on the largest eigenvalue of ``E[Lambda_k]`` (its trace,
+        or its largest diagonal entry), read by
+        :func:`gaussmix.engine.passes.kernel_dtype`: the covariance prior makes
+        ``covariances`` wide along the directions between clusters, where the
+        Mahalanobis distance to the data's centre no longer bounds the rounding
+        of the statistics in float32.
     """
 
     weight_concentration: np.ndarray | None = None
     mean_precision: np.ndarray | None = None
     degrees_of_freedom: np.ndarray | None = None
     kernel_log_weights: np.ndarray | None = None
+    largest_precision: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------ weights
@@ -215,6 +223,7 @@ def _log_wishart_normaliser(dof: np.ndarray, log_det_scale_chol: np.ndarray, n_f
 
 
 def variational_params(
+    model: CovarianceModel,
     weight_prior_type: str,
     weight_concentration,
     mean_precision,
@@ -230,6 +239,7 @@ def variational_params(
 
     Parameters
     ----------
+    model : CovarianceModel
     weight_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
     weight_concentration : array-like of shape (n_components,) or (2, n_components)
     mean_precision : array-like of shape (n_components,)
@@ -254,15 +264,25 @@ def variational_params(
     kernel_log_weights = expected_log_weights(weight_prior_type, concentration) + 0.5 * (
         expected_log_det - n_features * np.log(dof) - n_features / mean_precision
     )
+    chol = np.asarray(precisions_cholesky, dtype=np.float64)
+    if model.shared_covariance:
+        # One matrix factor: the trace of P P' for every component.
+        largest = np.full(n_components, np.sum(chol**2))
+    elif chol.ndim == 3:
+        largest = np.sum(chol**2, axis=(1, 2))
+    else:
+        # Diagonal or spherical: the largest precision itself.
+        largest = (chol**2).reshape(n_components, -1).max(axis=1)
     return VariationalParams(
         weights=expected_weights(weight_prior_type, concentration),
         means=means,
         covariances=np.asarray(covariances, dtype=np.float64),
-        precisions_cholesky=np.asarray(precisions_cholesky, dtype=np.float64),
+        precisions_cholesky=chol,
         weight_concentration=concentration,
         mean_precision=mean_precision,
         degrees_of_freedom=dof,
         kernel_log_weights=kernel_log_weights,
+        largest_precision=largest,
     )
 
 
@@ -368,6 +388,7 @@ class VariationalBayes:
         else:
             concentration = prior.weight_concentration + nk
         params = variational_params(
+            model,
             prior.weight_prior_type,
             concentration,
             mean_precision,
