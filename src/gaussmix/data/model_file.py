@@ -35,12 +35,27 @@ from ..covariance import COVARIANCE_MODELS
 from .atomic import atomic_path
 
 FORMAT = "gaussmix-model"
-FORMAT_VERSION = 1
+#: The newest format version this gaussmix reads. Files of the "mixture" kind
+#: (GaussianMixture) are still written as version 1, so older readers keep reading
+#: them; the "variational" kind (BayesianGaussianMixture) needs version 2.
+FORMAT_VERSION = 2
+#: Model kinds by the metadata's ``kind`` (absent in version 1: "mixture"), with the
+#: format version that introduced them.
+KIND_VERSIONS = {"mixture": 1, "variational": 2}
 METADATA_MEMBER = "metadata.json"
 CHECKSUMS_MEMBER = "SHA256SUMS"
 FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 PARAMS_FOLDER = "params/"
 FITTED_SCALARS = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
+#: The "variational" kind's posterior arrays (in the fitted dtype), the priors it was
+#: fitted with (arrays in float64) and its scalar priors (JSON numbers in ``fitted``).
+VARIATIONAL_ARRAYS = ("weight_concentration_", "mean_precision_", "degrees_of_freedom_")
+VARIATIONAL_PRIOR_ARRAYS = ("mean_prior_", "covariance_prior_")
+VARIATIONAL_SCALARS = (
+    "weight_concentration_prior_",
+    "mean_precision_prior_",
+    "degrees_of_freedom_prior_",
+)
 #: Fitted attributes a file may hold besides FITTED_SCALARS, with what each must be:
 #: the feature names, and what ``gaussmix lab`` records of a model it saves in the
 #: data's units (the covariance model it was fitted with on the standardised scale,
@@ -125,9 +140,15 @@ class StoredModel(NamedTuple):
         ``lower_bounds_``, ``n_features_in_``, optionally ``feature_names_in_`` as
         a list of strings and the others of :data:`OPTIONAL_FITTED`).
     arrays : dict
-        The fitted arrays named in ``FITTED_ARRAYS``.
+        The fitted arrays named in ``FITTED_ARRAYS`` (and, for the "variational"
+        kind, in ``VARIATIONAL_ARRAYS`` and ``VARIATIONAL_PRIOR_ARRAYS``).
     gaussmix_version : str
         The gaussmix that wrote the file (the running one when saving).
+    kind : {'mixture', 'variational'}
+        A fitted mixture (``GaussianMixture``), or a variational posterior
+        (``BayesianGaussianMixture``), whose file also holds the posterior's
+        hyper-parameters and priors: ``VARIATIONAL_ARRAYS``,
+        ``VARIATIONAL_PRIOR_ARRAYS`` and, in ``fitted``, ``VARIATIONAL_SCALARS``.
     """
 
     estimator: str
@@ -135,6 +156,7 @@ class StoredModel(NamedTuple):
     fitted: dict
     arrays: dict
     gaussmix_version: str = __version__
+    kind: str = "mixture"
 
 
 # --------------------------------------------------------------------------- saving
@@ -168,20 +190,29 @@ def write_model_file(path, stored: StoredModel) -> None:
 
 def _encode(stored: StoredModel) -> dict:
     """The archive's members, name to bytes, in writing order."""
-    class_name, params, fitted = stored.estimator, stored.params, stored.fitted
-    arrays = {name: np.asarray(stored.arrays[name]) for name in FITTED_ARRAYS}
+    class_name, params, fitted, kind = stored.estimator, stored.params, stored.fitted, stored.kind
+    if kind not in KIND_VERSIONS:
+        raise ValueError(f"Cannot save a model of kind {kind!r}: model files hold {KIND_VERSIONS}.")
+    arrays = {name: np.asarray(stored.arrays[name]) for name in _array_names(kind)}
     try:
         _check_mixture(params, fitted, arrays)
         storage = covariance_storage(params["covariance_type"])
+        if kind == "variational":
+            _check_variational(params, fitted, arrays, storage)
     except ValueError as exc:
         raise ValueError(f"Cannot save this {class_name}: {exc}") from None
 
     param_arrays = {}
     metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": KIND_VERSIONS[kind],
         "gaussmix_version": stored.gaussmix_version,
         "estimator": class_name,
+    }
+    if kind != "mixture":
+        # Version 1 files have no kind: they stay byte for byte what they were.
+        metadata["kind"] = kind
+    metadata |= {
         "dtype": arrays["means_"].dtype.name,
         "covariance_storage": storage,
         "params": {
@@ -361,12 +392,13 @@ def _read_archive(archive: zipfile.ZipFile, path) -> StoredModel:
         raise ModelFileError(
             path, f"metadata 'estimator' should be a class name, got {class_name!r}."
         )
+    kind = _kind(metadata, path)
     used = {METADATA_MEMBER, CHECKSUMS_MEMBER}
     try:
         params = _decode_params(metadata, contents, used)
-        fitted = _decode_fitted(metadata)
+        fitted = _decode_fitted(metadata, kind)
         arrays = {}
-        for name in FITTED_ARRAYS:
+        for name in _array_names(kind):
             member = f"{name}.npy"
             arrays[name] = _decode_array(contents, member)
             used.add(member)
@@ -384,12 +416,45 @@ def _read_archive(archive: zipfile.ZipFile, path) -> StoredModel:
                 f"metadata 'covariance_storage' is {metadata.get('covariance_storage')!r}, "
                 f"but covariance_type {params['covariance_type']!r} stores {storage!r}."
             )
+        if kind == "variational":
+            _check_variational(params, fitted, arrays, storage)
     except (ValueError, TypeError) as exc:
         raise ModelFileError(path, str(exc)) from None
     version = metadata.get("gaussmix_version")
     return StoredModel(
-        class_name, params, fitted, arrays, version if isinstance(version, str) else "(unknown)"
+        class_name,
+        params,
+        fitted,
+        arrays,
+        version if isinstance(version, str) else "(unknown)",
+        kind=kind,
     )
+
+
+def _array_names(kind: str) -> tuple:
+    """The array members a model of ``kind`` holds (``params/`` members aside)."""
+    if kind == "variational":
+        return FITTED_ARRAYS + VARIATIONAL_ARRAYS + VARIATIONAL_PRIOR_ARRAYS
+    return FITTED_ARRAYS
+
+
+def _kind(metadata: dict, path) -> str:
+    """The metadata's model kind ("mixture" when absent), refused when unknown or too new."""
+    kind = metadata.get("kind", "mixture")
+    if kind not in KIND_VERSIONS:
+        raise ModelFileError(
+            path,
+            f"unknown model kind {kind!r}: this gaussmix reads "
+            f"{', '.join(map(repr, KIND_VERSIONS))}. Upgrade gaussmix if a newer version "
+            "wrote the file.",
+        )
+    if metadata["format_version"] < KIND_VERSIONS[kind]:
+        raise ModelFileError(
+            path,
+            f"model kind {kind!r} needs format_version {KIND_VERSIONS[kind]} or later, but "
+            f"the file says {metadata['format_version']}.",
+        )
+    return kind
 
 
 def _check_member_sizes(archive: zipfile.ZipFile, path) -> None:
@@ -563,14 +628,15 @@ def _decode_params(metadata: dict, contents: dict, used: set) -> dict:
     return {name: _decode_param(name, value, contents, used) for name, value in params.items()}
 
 
-def _decode_fitted(metadata: dict) -> dict:
+def _decode_fitted(metadata: dict, kind: str = "mixture") -> dict:
     fitted = metadata.get("fitted")
     if not isinstance(fitted, dict):
         raise ValueError("metadata 'fitted' should be a JSON object.")
-    missing = [name for name in FITTED_SCALARS if name not in fitted]
+    required = FITTED_SCALARS + (VARIATIONAL_SCALARS if kind == "variational" else ())
+    missing = [name for name in required if name not in fitted]
     if missing:
         raise ValueError(f"metadata 'fitted' lacks {', '.join(missing)}.")
-    unknown = sorted(set(fitted) - {*FITTED_SCALARS, *OPTIONAL_FITTED})
+    unknown = sorted(set(fitted) - {*required, *OPTIONAL_FITTED})
     if unknown:
         raise ValueError(f"unknown fitted attribute(s) {', '.join(unknown)}: upgrade gaussmix.")
     for name, what in OPTIONAL_FITTED.items():
@@ -582,6 +648,8 @@ def _decode_fitted(metadata: dict) -> dict:
     if not isinstance(fitted["lower_bounds_"], list):
         raise ValueError("'lower_bounds_' should be a list of numbers.")
     decoded = dict(fitted)
+    for name in required[len(FITTED_SCALARS) :]:
+        decoded[name] = _decode_float(fitted[name], name)
     decoded["lower_bound_"] = _decode_float(fitted["lower_bound_"], "lower_bound_")
     decoded["lower_bounds_"] = [
         _decode_float(value, "lower_bounds_") for value in fitted["lower_bounds_"]
@@ -633,17 +701,22 @@ def _decode_array(contents: dict, member: str) -> np.ndarray:
 
 
 def _check_dtype(metadata: dict, arrays: dict) -> None:
-    """Arrays must all be in the dtype the metadata names; byte order is made native."""
+    """Arrays must all be in the dtype the metadata names; byte order is made native.
+
+    The priors of the "variational" kind are float64 whatever the fit's dtype.
+    """
     dtype_name = metadata.get("dtype")
     if dtype_name not in _DTYPES:
         raise ValueError(f"metadata 'dtype' is {dtype_name!r}; expected one of {_DTYPES}.")
     for name, array in arrays.items():
-        if array.dtype.newbyteorder("=") != np.dtype(dtype_name):
-            raise ValueError(
-                f"'{name}' has dtype {array.dtype}, but the metadata says {dtype_name}."
-            )
+        expected = "float64" if name in VARIATIONAL_PRIOR_ARRAYS else dtype_name
+        if array.dtype.newbyteorder("=") != np.dtype(expected):
+            said = f"the metadata says {expected}"
+            if name in VARIATIONAL_PRIOR_ARRAYS:
+                said = "priors are float64"
+            raise ValueError(f"'{name}' has dtype {array.dtype}, but {said}.")
         # A file from a big-endian machine: the same values in native order.
-        arrays[name] = array.astype(dtype_name, copy=False)
+        arrays[name] = array.astype(expected, copy=False)
 
 
 def covariance_storage(covariance_type: str) -> str:
@@ -710,7 +783,7 @@ def _check_mixture(params: dict, fitted: dict, arrays: dict) -> None:
         "precisions_": covariance_shape,
         "precisions_cholesky_": covariance_shape,
     }
-    dtypes = {array.dtype for array in arrays.values()}
+    dtypes = {array.dtype for name, array in arrays.items() if name not in VARIATIONAL_PRIOR_ARRAYS}
     if len(dtypes) != 1 or next(iter(dtypes)).name not in _DTYPES:
         raise ValueError(
             f"fitted arrays should all be float32 or all float64, got {sorted(map(str, dtypes))}."
@@ -733,6 +806,70 @@ def _check_mixture(params: dict, fitted: dict, arrays: dict) -> None:
             f"and minimum {float(weights.min())!r}."
         )
     _check_covariances(covariance_storage(covariance_type), arrays)
+
+
+def _check_variational(params: dict, fitted: dict, arrays: dict, storage: str) -> None:
+    """Raise a ValueError unless a variational posterior's arrays and priors fit together.
+
+    Shapes follow the weight prior and the covariance storage; concentrations,
+    precisions and prior variances are positive, degrees of freedom above
+    ``n_features - 1``; a matrix prior is symmetric positive definite.
+    """
+    n_components, n_features = arrays["means_"].shape
+    weight_prior = params.get("weight_concentration_prior_type")
+    if weight_prior not in ("dirichlet_process", "dirichlet_distribution"):
+        raise ValueError(f"unknown weight_concentration_prior_type {weight_prior!r}.")
+    stick_breaking = weight_prior == "dirichlet_process"
+    expected = {
+        "weight_concentration_": (2, n_components) if stick_breaking else (n_components,),
+        "mean_precision_": (n_components,),
+        "degrees_of_freedom_": () if storage == "tied" else (n_components,),
+        "mean_prior_": (n_features,),
+        "covariance_prior_": {
+            "full": (n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_features,),
+            "spherical": (),
+        }[storage],
+    }
+    for name, shape in expected.items():
+        array = arrays[name]
+        if array.shape != shape:
+            raise ValueError(
+                f"'{name}' has shape {array.shape}, but n_components={n_components}, "
+                f"n_features={n_features} and this covariance_type and weight prior need {shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"'{name}' contains NaN or infinity.")
+    for name in ("weight_concentration_", "mean_precision_"):
+        if (arrays[name] <= 0).any():
+            raise ValueError(f"'{name}' should be positive.")
+    for name in ("weight_concentration_prior_", "mean_precision_prior_"):
+        if not fitted[name] > 0:
+            raise ValueError(f"'{name}' should be positive, got {fitted[name]!r}.")
+    dof_floor = n_features - 1.0
+    if (
+        not fitted["degrees_of_freedom_prior_"] > dof_floor
+        or not (arrays["degrees_of_freedom_"] > dof_floor).all()
+    ):
+        raise ValueError(
+            f"'degrees_of_freedom_prior_' and 'degrees_of_freedom_' should be above "
+            f"n_features - 1 = {dof_floor:g}."
+        )
+    prior = arrays["covariance_prior_"]
+    if prior.ndim == 2:
+        if not np.allclose(prior, prior.T) or not _has_cholesky(prior):
+            raise ValueError("'covariance_prior_' should be symmetric positive definite.")
+    elif (prior <= 0).any():
+        raise ValueError("'covariance_prior_' should be positive.")
+
+
+def _has_cholesky(matrix: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def _check_covariances(storage: str, arrays: dict) -> None:

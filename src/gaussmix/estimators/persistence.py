@@ -1,4 +1,4 @@
-"""Estimators to model files and back: ``GaussianMixture.save`` and ``gaussmix.load``.
+"""Estimators to model files and back: ``save`` methods and ``gaussmix.load``.
 
 The file layer (:mod:`gaussmix.data.model_file`) reads and writes plain arrays and
 metadata; this module is the only place that knows which estimator classes a file
@@ -14,16 +14,25 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.model_file import (
     FITTED_ARRAYS,
     FITTED_SCALARS,
+    VARIATIONAL_ARRAYS,
+    VARIATIONAL_PRIOR_ARRAYS,
+    VARIATIONAL_SCALARS,
     ModelFileError,
     StoredModel,
     read_model_file,
     write_model_file,
 )
+from .bayesian_mixture import BayesianGaussianMixture
 from .gaussian_mixture import GaussianMixture
 
 #: The estimator classes a model file may hold, by the class name the file gives.
 #: Only classes listed here are ever instantiated.
-ESTIMATOR_CLASSES = {"GaussianMixture": GaussianMixture}
+ESTIMATOR_CLASSES = {
+    "GaussianMixture": GaussianMixture,
+    "BayesianGaussianMixture": BayesianGaussianMixture,
+}
+#: The model kind (``gaussmix.data.model_file.KIND_VERSIONS``) each class is saved as.
+ESTIMATOR_KINDS = {"GaussianMixture": "mixture", "BayesianGaussianMixture": "variational"}
 
 
 def save_model(estimator, path) -> None:
@@ -36,7 +45,7 @@ def save_model(estimator, path) -> None:
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         A fitted estimator.
     path : str or os.PathLike
         The file to write (no suffix is added; ``.gaussmix`` is a good one).
@@ -82,7 +91,16 @@ def save_model(estimator, path) -> None:
         if hasattr(estimator, name):
             fitted[name] = [float(value) for value in getattr(estimator, name)]
     arrays = {name: np.asarray(getattr(estimator, name)) for name in FITTED_ARRAYS}
-    stored = StoredModel(class_name, estimator.get_params(deep=False), fitted, arrays)
+    kind = ESTIMATOR_KINDS[class_name]
+    if kind == "variational":
+        # The stick-breaking (a, b) pair is one (2, n_components) array in the file.
+        for name in VARIATIONAL_ARRAYS:
+            arrays[name] = np.asarray(getattr(estimator, name), dtype=arrays["means_"].dtype)
+        for name in VARIATIONAL_PRIOR_ARRAYS:
+            arrays[name] = np.asarray(getattr(estimator, name), dtype=np.float64)
+        for name in VARIATIONAL_SCALARS:
+            fitted[name] = float(getattr(estimator, name))
+    stored = StoredModel(class_name, estimator.get_params(deep=False), fitted, arrays, kind=kind)
     write_model_file(path, stored)
 
 
@@ -96,7 +114,7 @@ def load_model(path):
 
     Returns
     -------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         The fitted estimator, with the saved parameters and fitted attributes
         (bit for bit, in the saved dtype); ``labels_`` is not restored.
 
@@ -116,6 +134,12 @@ def load_model(path):
             path,
             f"unknown estimator {stored.estimator!r}: this gaussmix loads "
             f"{', '.join(ESTIMATOR_CLASSES)}. Upgrade gaussmix if a newer version wrote the file.",
+        )
+    if stored.kind != ESTIMATOR_KINDS[stored.estimator]:
+        raise ModelFileError(
+            path,
+            f"a {stored.estimator} is saved as a model of kind "
+            f"{ESTIMATOR_KINDS[stored.estimator]!r}, but the file holds kind {stored.kind!r}.",
         )
     # Parameters a file lacks (written before they existed) keep their defaults.
     unknown = sorted(set(stored.params) - set(estimator_class().get_params(deep=False)))
@@ -140,4 +164,18 @@ def load_model(path):
         setattr(estimator, name, value)
     for name, array in stored.arrays.items():
         setattr(estimator, name, array)
+    if stored.kind == "variational":
+        _restore_variational(estimator)
     return estimator
+
+
+def _restore_variational(estimator) -> None:
+    """The file's variational arrays back in the forms scikit-learn's attributes have."""
+    if estimator.weight_concentration_prior_type == "dirichlet_process":
+        first, second = estimator.weight_concentration_
+        estimator.weight_concentration_ = (first, second)
+    if np.ndim(estimator.degrees_of_freedom_) == 0:
+        estimator.degrees_of_freedom_ = estimator.degrees_of_freedom_[()]
+    estimator.mean_prior_ = estimator.mean_prior_.astype(estimator.means_.dtype)
+    if np.ndim(estimator.covariance_prior_) == 0:
+        estimator.covariance_prior_ = float(estimator.covariance_prior_)
