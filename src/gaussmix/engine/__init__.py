@@ -7,6 +7,10 @@
   first parameters);
 - :mod:`~gaussmix.engine.collapse`: re-seeding or freezing collapsed components;
 - :mod:`~gaussmix.engine.prior`: the conjugate prior of posterior-mode EM;
+- :mod:`~gaussmix.engine.inference`: what an iteration estimates (maximum likelihood,
+  posterior mode): the update, the bound; the EM loop's one seam;
+- :mod:`~gaussmix.engine.variational`: variational Bayes (Dirichlet or Dirichlet-process
+  weights, Gauss-Wishart components) as such an inference;
 - :mod:`~gaussmix.engine.em`: the EM loop;
 - :mod:`~gaussmix.engine.online`: online (stepwise) EM: step sizes, running statistics, one step;
 - :mod:`~gaussmix.engine.criteria`: BIC, AIC, ICL and the detection of spurious fits.
