@@ -546,13 +546,14 @@ def test_spherical_floor_of_per_feature_values_is_their_mean():
 
 # ------------------------------------------------------------------ bad input
 _X = np.random.RandomState(0).randn(20, 2)
+# A row with no observed value (missing values themselves are modelled: test_missing.py).
 _X_nan = _X.copy()
-_X_nan[3, 1] = np.nan
+_X_nan[3] = np.nan
 _X_inf = _X.copy()
 _X_inf[5, 0] = np.inf
 
 BAD_FITS = [
-    pytest.param({}, _X_nan, {}, ValueError, r"missing values \(NaN\): 1 value in column 1\.",
+    pytest.param({}, _X_nan, {}, ValueError, r"1 row with no observed value .*: row 3\. Drop",
                  id="nan"),
     pytest.param({}, _X_inf, {}, ValueError, r"^Input X contains infinite values: 1 value in "
                  r"column 0\. Replace", id="inf"),
@@ -613,7 +614,7 @@ def test_bad_input_at_predict_time():
     for method in (gm.predict, gm.predict_proba, gm.score_samples, gm.score):
         with pytest.raises(ValueError, match=r"X has 3 features, but GaussianMixture is expecting"):
             method(np.ones((4, 3)))
-        with pytest.raises(ValueError, match=r"missing values \(NaN\): 1 value in column 1"):
+        with pytest.raises(ValueError, match=r"1 row with no observed value"):
             method(_X_nan)
         with pytest.raises(ValueError, match=r"infinite values: 1 value in column 0"):
             method(_X_inf)
@@ -630,8 +631,8 @@ def test_text_column_of_a_dataframe_is_named():
 
 def test_missing_values_are_located_by_column_name():
     pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"a": _X[:, 0], "b": _X_nan[:, 1]})
-    with pytest.raises(ValueError, match=r"1 value in column 1 \('b'\)"):
+    frame = pd.DataFrame({"a": _X[:, 0], "b": np.full(len(_X), np.nan)})
+    with pytest.raises(ValueError, match=r"no observed value in column 1 \('b'\)"):
         GaussianMixture(2).fit(frame)
 
 

@@ -35,7 +35,7 @@ def _columns_text(columns, names=None) -> str:
     return f"{'column' if len(columns) == 1 else 'columns'} {', '.join(shown)}{more}"
 
 
-def check_finite(X: np.ndarray, what: str = "X", names=None) -> None:
+def check_finite(X: np.ndarray, what: str = "X", names=None, *, allow_nan: bool = False) -> None:
     """Refuse NaN (missing values) and infinity, naming the columns that hold them.
 
     Parameters
@@ -45,17 +45,21 @@ def check_finite(X: np.ndarray, what: str = "X", names=None) -> None:
         The input's name in the message.
     names : sequence of str or None
         Column names, for the message.
+    allow_nan : bool, default=False
+        Let NaN through (an estimator that models missing values); infinity is
+        still refused.
     """
     if np.isfinite(X).all():
         return
     problems = []
     nan = np.isnan(X)
-    if nan.any():
+    if nan.any() and not allow_nan:
         problems.append(
             f"missing values (NaN): {plural(int(nan.sum()), 'value')} in "
-            f"{_columns_text(np.flatnonzero(nan.any(axis=0)), names)}. gaussmix does not "
-            "support missing values yet: impute them (for example with "
-            "sklearn.impute.SimpleImputer) or drop those rows"
+            f"{_columns_text(np.flatnonzero(nan.any(axis=0)), names)}. This estimator or "
+            "input does not take missing values: GaussianMixture models them for "
+            "in-memory arrays; otherwise impute them (for example with "
+            "gaussmix.GaussianMixtureImputer) or drop those rows"
         )
     infinite = np.isinf(X)
     if infinite.any():
@@ -64,7 +68,45 @@ def check_finite(X: np.ndarray, what: str = "X", names=None) -> None:
             f"{_columns_text(np.flatnonzero(infinite.any(axis=0)), names)}. Replace them "
             "with finite numbers or drop those rows"
         )
-    raise ValueError(f"Input {what} contains {'; and '.join(problems)}.")
+    if problems:
+        raise ValueError(f"Input {what} contains {'; and '.join(problems)}.")
+
+
+def has_missing(X) -> bool:
+    """Whether a validated in-memory ``X`` holds NaN (infinity having been refused)."""
+    return isinstance(X, np.ndarray) and not np.isfinite(X).all()
+
+
+def empty_rows(X: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``X`` with no observed value."""
+    return np.flatnonzero(np.isnan(X).all(axis=1))
+
+
+def check_missing(X: np.ndarray, *, fit: bool, names=None, allow_empty_rows: bool = False):
+    """Refuse what missing values make meaningless: empty columns (to fit) and empty rows.
+
+    A column with no observed value has no distribution to estimate; a row with
+    none has no observed-data likelihood to contribute or be scored by.
+    """
+    missing = np.isnan(X)
+    if fit:
+        columns = np.flatnonzero(missing.all(axis=0))
+        if columns.size:
+            raise ValueError(
+                f"Input X has no observed value in {_columns_text(columns, names)}: every "
+                "value there is missing (NaN). Drop those columns."
+            )
+    if not allow_empty_rows:
+        rows = np.flatnonzero(missing.all(axis=1))
+        if rows.size:
+            shown = ", ".join(map(str, rows[:5].tolist()))
+            more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+            hint = " or pass empty_rows='drop' to fit without them" if fit else ""
+            raise ValueError(
+                f"Input X has {plural(int(rows.size), 'row')} with no observed value "
+                f"(every value NaN): row{'s' if rows.size > 1 else ''} {shown}{more}. "
+                f"Drop them{hint}."
+            )
 
 
 def check_scale(X: np.ndarray, what: str = "X") -> None:
@@ -78,8 +120,10 @@ def check_scale(X: np.ndarray, what: str = "X") -> None:
     if X.size == 0:
         return
     n_samples, n_features = X.shape
-    # max and min read X without the full-size copy that np.abs(X) would make.
-    largest = max(float(np.max(X)), -float(np.min(X)))
+    # max and min read X without the full-size copy that np.abs(X) would make; the
+    # NaN-aware ones only when NaN (missing values) got through validation.
+    high, low = (np.max, np.min) if np.isfinite(X).all() else (np.nanmax, np.nanmin)
+    largest = max(float(high(X)), -float(low(X)))
     _check_largest(largest, n_samples, n_features, X.dtype, what)
 
 
@@ -134,7 +178,7 @@ def describe_non_numeric(X) -> str | None:
     return None
 
 
-def validated_X(estimator, X, *, fit: bool):
+def validated_X(estimator, X, *, fit: bool, allow_nan: bool = False, allow_empty_rows=False):
     """``X`` as a float array, checked: numeric, finite and, for fitting, of a usable scale.
 
     scikit-learn's ``validate_data`` with gaussmix's messages for what it words
@@ -148,6 +192,11 @@ def validated_X(estimator, X, *, fit: bool):
     fit : bool
         Validating for fitting (``reset=True``, at least 2 rows, scale checked) or
         for inference on a fitted estimator.
+    allow_nan : bool, default=False
+        Let missing values (NaN) of in-memory arrays through, refusing columns
+        (to fit) and rows (unless ``allow_empty_rows``) with no observed value;
+        memory maps, files and Dask inputs still refuse them.
+    allow_empty_rows : bool, default=False
 
     Returns
     -------
@@ -178,7 +227,9 @@ def validated_X(estimator, X, *, fit: bool):
         # A file's column names, as a DataFrame's would be kept.
         estimator.feature_names_in_ = np.asarray([str(n) for n in source_names], dtype=object)
     names = getattr(estimator, "feature_names_in_", None)
-    check_finite(X_checked, names=names)
+    check_finite(X_checked, names=names, allow_nan=allow_nan)
+    if allow_nan and has_missing(X_checked):
+        check_missing(X_checked, fit=fit, names=names, allow_empty_rows=allow_empty_rows)
     if fit:
         check_scale(X_checked)
     return X_checked

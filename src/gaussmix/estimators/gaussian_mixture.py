@@ -23,6 +23,12 @@ from ..covariance import COVARIANCE_MODELS, get_covariance_model
 from ..engine import criteria
 from ..engine.collapse import CollapseHandler, CollapseWarning
 from ..engine.em import run_em
+from ..engine.missing import (
+    MissingValues,
+    condition_params,
+    conditional_moments,
+    marginal_params,
+)
 from ..engine.params import EMResult, MixtureParams
 from ..engine.passes import (
     initial_params,
@@ -38,6 +44,8 @@ from ._validation import (
     check_reg_covar,
     check_sample_weight,
     check_weights,
+    empty_rows,
+    has_missing,
     validated_X,
 )
 
@@ -73,6 +81,42 @@ def _backend(X, sample_weight, model, n_components):
     dtype = np.float64 if X.dtype not in (np.float32, np.float64) else X.dtype
     bytes_per_row = workspace_bytes_per_row(model, n_components, X.shape[1], dtype)
     return make_backend(X, sample_weight, bytes_per_row=bytes_per_row)
+
+
+class _Engine(NamedTuple):
+    """What a fit's passes run on: complete data, or incomplete data and its start.
+
+    For complete data every field is the plain one. With missing values the EM
+    passes run ``MissingValues(model)`` over ``X``, while the start (k-means or
+    another ``init_params``) and the collapse handler's re-seeding, which need
+    complete rows, run the model over a copy of ``X`` whose missing values are
+    the columns' (weighted) means.
+    """
+
+    backend: object
+    model: object
+    start_X: object
+    start_backend: object
+    centre: np.ndarray
+
+
+def _mean_imputed(X, sample_weight):
+    """``X`` with each missing value replaced by its column's weighted mean of observed values."""
+    observed = ~np.isnan(X)
+    weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    totals = np.where(observed, X, 0.0).T @ weights
+    means = totals / (observed.T @ weights)
+    return np.where(observed, X, means.astype(X.dtype))
+
+
+def _engine(X, sample_weight, model, n_components):
+    """The backends, EM model and centre for ``X`` (see :class:`_Engine`)."""
+    backend = _backend(X, sample_weight, model, n_components)
+    if not has_missing(X):
+        return _Engine(backend, model, X, backend, backend.centre())
+    start_X = _mean_imputed(X, sample_weight)
+    start_backend = _backend(start_X, sample_weight, model, n_components)
+    return _Engine(backend, MissingValues(model), start_X, start_backend, start_backend.centre())
 
 
 def _streamed(X) -> bool:
@@ -202,6 +246,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     learning_offset : float, default=10.0
         Online EM only: ``t0`` in the step size above; larger values slow the
         first steps.
+    empty_rows : {'error', 'drop'}, default='error'
+        What ``fit`` does with rows of ``X`` that have no observed value (every
+        entry NaN): refuse them, or leave them out with a warning that counts
+        them. See Notes on missing values.
 
     Attributes
     ----------
@@ -254,6 +302,24 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     ``score_samples`` on them return lazy Dask arrays. ``prior='default'`` is
     refused for both (its defaults need all of ``X``).
 
+    Missing values: ``fit``, ``predict``, ``predict_proba``, ``score_samples``,
+    ``score``, ``bic``, ``aic`` and ``icl`` accept NaN in in-memory arrays, for
+    every covariance model (Ghahramani & Jordan 1994; see
+    :mod:`gaussmix.engine.missing`). The E-step scores each row by each
+    component's marginal over the row's observed features; the M-step uses the
+    conditional expectations of the missing values and of their second moments.
+    The start (``init_params``) is drawn from a copy of ``X`` whose missing values
+    are the columns' means, and so are the rows that collapsed components are
+    re-seeded on. ``lower_bound_``, ``score`` and the criteria use the
+    observed-data log-likelihood; in BIC ``n`` stays the number of rows (the
+    penalty counts parameters, not observed values), as for complete data.
+    Infinity is still refused, as are columns with no observed value; rows with
+    none are refused or dropped (``empty_rows``). Memory maps, files read block
+    by block, Dask input, ``partial_fit`` and the variational
+    ``BayesianGaussianMixture`` refuse NaN. Data without NaN take the
+    complete-data path unchanged. :meth:`impute`, :meth:`marginal` and
+    :meth:`condition` use the same conditional Gaussians.
+
     A component *collapses* when it becomes empty (less than a thousandth of an
     average sample's weight) or its covariance is not positive definite.
     scikit-learn stops with "ill-defined empirical covariance"; gaussmix moves
@@ -295,6 +361,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         "prior": [None, StrOptions({"default"}), dict, ConjugatePrior],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "empty_rows": [StrOptions({"error", "drop"})],
     }
 
     def __init__(
@@ -317,6 +384,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         prior=None,
         learning_decay=0.7,
         learning_offset=10.0,
+        empty_rows="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -335,6 +403,13 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self.prior = prior
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.empty_rows = empty_rows
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Missing values are modelled (see Notes), for in-memory arrays.
+        tags.input_tags.allow_nan = True
+        return tags
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -409,7 +484,10 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         # `assignments`: precomputed starts, one per init, for GaussianMixtureIC, which
         # draws them once per n_components and shares them across covariance types.
         self._validate_params()
-        X = validated_X(self, X, fit=True)
+        X = validated_X(
+            self, X, fit=True, allow_nan=True, allow_empty_rows=self.empty_rows == "drop"
+        )
+        X, sample_weight = self._without_empty_rows(X, sample_weight)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -436,13 +514,16 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 "prior=gaussmix.engine.prior.default_prior(X_sample, n_components, "
                 "covariance_type), and pass that ConjugatePrior."
             )
-        prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
+        engine = _engine(X, sample_weight, model, self.n_components)
+        # A default prior is computed from the data: from the start's (mean-imputed) copy.
+        prior = resolve_prior(
+            self.prior, engine.start_X, self.n_components, self.covariance_type, sample_weight
+        )
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        backend = _backend(X, sample_weight, model, self.n_components)
-        centre = backend.centre()
+        backend, em_model, centre = engine.backend, engine.model, engine.centre
 
         best = None
         # Set by the model search (GaussianMixtureIC) only: short runs of every start.
@@ -453,18 +534,20 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self._screened_starts = None
         # EM iterations of every start together (the work, where n_iter_ is the result's).
         self._iterations_run = 0
-        with _verbose_logging(self.verbose), backend:
+        with _verbose_logging(self.verbose), backend, engine.start_backend:
             for init in range(n_init):
                 started = time.perf_counter()
                 if self.verbose:
                     logger.info("Initialization %d", init)
-                collapse = CollapseHandler(backend, model, centre, reg_covar, self.n_components)
+                collapse = CollapseHandler(
+                    engine.start_backend, model, centre, reg_covar, self.n_components
+                )
                 if do_init:
                     drawn = None if assignments is None else assignments[init]
                     params = self._initial_params(
-                        X,
+                        engine.start_X,
                         sample_weight,
-                        backend,
+                        engine.start_backend,
                         model,
                         centre,
                         inits,
@@ -483,7 +566,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 else:
                     result = run_em(
                         backend,
-                        model,
+                        em_model,
                         params,
                         centre=centre,
                         tol=self.tol if screen is None else screen.tol,
@@ -519,12 +602,12 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 # exactly the runs that an unscreened fit makes.
                 ahead = max(range(len(starts)), key=lambda i: starts[i].result.lower_bound)
                 kept = sorted({ahead, *(i for i in screen.always if i < len(starts))})
-                self._continue_starts(starts, kept, backend, model, centre, prior)
+                self._continue_starts(starts, kept, engine, model, prior)
                 best = _best_finished(starts)
                 self._screened_starts = starts
             # Labels from the final parameters, as scikit-learn's fit_predict gives;
             # not for data read block by block, where they would be an N-sized array.
-            labels = None if streamed else label_rows(backend, model, best.params, centre)
+            labels = None if streamed else label_rows(backend, em_model, best.params, centre)
 
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -539,6 +622,24 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         else:
             self.labels_ = labels
         self.prior_ = prior
+
+    def _without_empty_rows(self, X, sample_weight):
+        """``X`` and ``sample_weight`` without rows that have no observed value (``'drop'``)."""
+        if self.empty_rows != "drop" or not has_missing(X):
+            return X, sample_weight
+        empty = empty_rows(X)
+        if empty.size == 0:
+            return X, sample_weight
+        warnings.warn(
+            f"{empty.size} of {X.shape[0]} rows of X have no observed value (every value "
+            "NaN) and were left out of the fit (empty_rows='drop').",
+            UserWarning,
+            stacklevel=4,
+        )
+        kept = np.setdiff1d(np.arange(X.shape[0]), empty)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[kept]
+        return X[kept], sample_weight
 
     def _checked_inits(self, model, n_features):
         return {
@@ -605,24 +706,27 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         )
         return _StartState(result, collapse.budget, frozenset(collapse.frozen), finished)
 
-    def _continue_starts(self, starts, indices, backend, model, centre, prior):
+    def _continue_starts(self, starts, indices, engine, model, prior):
         """Run the starts at ``indices`` on from where their short runs stopped.
 
         EM is deterministic, so a run continued from its last parameters, bound
         and collapse budget is the run it would have been uninterrupted.
         """
+        centre = engine.centre
         reg_covar = check_reg_covar(self.reg_covar, centre.shape[0])
         for index in indices:
             state = starts[index]
             if state.finished:
                 continue
-            collapse = CollapseHandler(backend, model, centre, reg_covar, self.n_components)
+            collapse = CollapseHandler(
+                engine.start_backend, model, centre, reg_covar, self.n_components
+            )
             collapse.budget = state.budget
             collapse.frozen = set(state.frozen)
             head = state.result
             tail = run_em(
-                backend,
-                model,
+                engine.backend,
+                engine.model,
                 head.params,
                 centre=centre,
                 tol=self.tol,
@@ -656,14 +760,14 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             return self
         starts = self._screened_starts
         model = get_covariance_model(self.covariance_type)
-        backend = _backend(X, sample_weight, model, self.n_components)
-        centre = backend.centre()
-        with warnings.catch_warnings(), backend:
+        X, sample_weight = self._without_empty_rows(X, sample_weight)
+        engine = _engine(X, sample_weight, model, self.n_components)
+        with warnings.catch_warnings(), engine.backend, engine.start_backend:
             warnings.simplefilter("ignore", CollapseWarning)
-            self._continue_starts(starts, range(len(starts)), backend, model, centre, self.prior_)
+            self._continue_starts(starts, range(len(starts)), engine, model, self.prior_)
             best = _best_finished(starts)
             if not _streamed(X):
-                self.labels_ = label_rows(backend, model, best.params, centre)
+                self.labels_ = label_rows(engine.backend, engine.model, best.params, engine.centre)
         self._store(best, model, float_dtype(X.dtype))
         return self
 
@@ -712,7 +816,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     # --------------------------------------------------------------- inference
     def _checked_X(self, X):
         check_is_fitted(self)
-        return validated_X(self, X, fit=False)
+        return validated_X(self, X, fit=False, allow_nan=True)
 
     def _inference_backend(self, X, model, sample_weight=None):
         return _backend(X, sample_weight, model, self.n_components)
@@ -724,6 +828,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         # Shift rows by the mixture's mean so far-from-origin data keep their digits.
         centre = params.weights @ params.means
         with self._inference_backend(X, model, sample_weight) as backend:
+            if has_missing(X):
+                model = MissingValues(model)
             return pass_fn(backend, model, params, centre, **kwargs)
 
     def _lazy(self, X, method, n_columns=None, dtype=np.float64):
@@ -854,6 +960,180 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             [np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)]
         )
         return X, y
+
+    # ------------------------------------------------------- missing values
+    def impute(self, X, *, sample=False, random_state=None):
+        """Fill the missing values (NaN) of ``X`` from the fitted mixture.
+
+        Each row's missing block is replaced by its conditional mean given the
+        row's observed values under the mixture, ``sum_k p(k | x_o) E[x_m | x_o, k]``
+        (the best guess in squared error), or, with ``sample=True``, by a draw
+        from that conditional mixture (a component drawn from ``p(k | x_o)``, then
+        its conditional Gaussian): repeated with different seeds, draws give
+        multiple imputations that keep the data's spread. Observed values are kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Every row needs at least one observed value.
+        sample : bool, default=False
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws (``sample=True`` only).
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+        """
+        X = self._checked_X(X)
+        if not has_missing(X):
+            return X.copy()
+        rng = check_random_state(random_state) if sample else None
+        model = get_covariance_model(self.covariance_type)
+        filled, _, _ = conditional_moments(X, self._fitted_params(), model, rng=rng)
+        return filled.astype(X.dtype, copy=False)
+
+    def _feature_indices(self, features, what="features"):
+        """Indices of ``features`` (integers, or names when fitted with column names)."""
+        check_is_fitted(self)
+        n_features = self.n_features_in_
+        values = np.atleast_1d(np.asarray(features))
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"{what} must be a non-empty list of feature indices or names.")
+        names = getattr(self, "feature_names_in_", None)
+        if values.dtype.kind in "US" or values.dtype == object:
+            if names is None:
+                raise ValueError(
+                    f"{what} names {values.tolist()} given, but the model was fitted "
+                    "without column names: pass feature indices."
+                )
+            lookup = {str(name): j for j, name in enumerate(names)}
+            unknown = [str(v) for v in values if str(v) not in lookup]
+            if unknown:
+                raise ValueError(f"{what}: unknown feature name(s) {unknown}.")
+            indices = np.array([lookup[str(v)] for v in values], dtype=np.intp)
+        elif values.dtype.kind in "iu":
+            indices = values.astype(np.intp)
+            bad = indices[(indices < 0) | (indices >= n_features)]
+            if bad.size:
+                raise ValueError(
+                    f"{what}: index {bad.tolist()} out of range for a model of "
+                    f"{n_features} features (0 to {n_features - 1})."
+                )
+        else:
+            raise ValueError(f"{what} must be integer indices or feature names.")
+        if np.unique(indices).size != indices.size:
+            raise ValueError(f"{what}: feature(s) listed twice in {values.tolist()}.")
+        return indices
+
+    def _submodel(self, params, features):
+        """A fitted GaussianMixture over ``features`` from full-covariance ``params``."""
+        model = get_covariance_model(self.covariance_type)
+        stored = np.asarray(self.covariances_)
+        covariances = params.covariances
+        if model.shared_covariance:
+            covariance_type, covariances = "tied", covariances[0]
+        elif stored.ndim == 1:
+            covariance_type, covariances = "spherical", covariances[:, 0, 0]
+        elif stored.ndim == 2:
+            covariance_type = "diag"
+            covariances = np.diagonal(covariances, axis1=1, axis2=2).copy()
+        else:
+            covariance_type = "full"
+        reg_covar = self.reg_covar
+        if np.ndim(reg_covar):
+            reg_covar = np.asarray(reg_covar, dtype=np.float64)[features]
+        sub = GaussianMixture(
+            n_components=self.n_components,
+            covariance_type=covariance_type,
+            tol=self.tol,
+            reg_covar=reg_covar,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+        sub_model = get_covariance_model(covariance_type)
+        precisions_chol, _ = sub_model.precisions_cholesky(covariances)
+        dtype = np.asarray(self.means_).dtype
+        result = EMResult(
+            params=MixtureParams(params.weights, params.means, covariances, precisions_chol),
+            lower_bound=float("nan"),
+            converged=True,
+        )
+        sub._store(result, sub_model, dtype)
+        sub.n_features_in_ = int(features.size)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            sub.feature_names_in_ = np.asarray(names)[features]
+        sub.prior_ = None
+        return sub
+
+    def marginal(self, features):
+        """The mixture's marginal distribution over ``features``.
+
+        The same weights, each component's mean and covariance restricted to
+        ``features`` (in the order given).
+
+        Parameters
+        ----------
+        features : array-like of int or str
+            Feature indices, or names when the model was fitted with column names.
+
+        Returns
+        -------
+        GaussianMixture
+            Fitted (``weights_``, ``means_``, ``covariances_``, ``precisions_``...),
+            usable for ``predict``, ``score_samples``, ``sample`` and ``save``;
+            ``covariance_type`` is the storage family of this model's ('full' for
+            the constrained full-matrix models, whose constraints a marginal need
+            not keep). ``lower_bound_`` is NaN: it was not fitted to data.
+        """
+        indices = self._feature_indices(features)
+        params = marginal_params(
+            get_covariance_model(self.covariance_type), self._fitted_params(), indices
+        )
+        return self._submodel(params, indices)
+
+    def condition(self, features, values):
+        """The mixture of the other features given ``X[:, features] = values``.
+
+        Each component's Gaussian conditional, ``mu_r + S_rf inv(S_ff) (v - mu_f)``
+        and ``S_rr - S_rf inv(S_ff) S_fr``, with weights proportional to
+        ``pi_k N(v | mu_kf, S_kff)``.
+
+        Parameters
+        ----------
+        features : array-like of int or str
+            The features whose values are known (not all of them).
+        values : array-like of shape (len(features),)
+            Their values, in the order of ``features``.
+
+        Returns
+        -------
+        GaussianMixture
+            Fitted, over the remaining features in their original order (see
+            :meth:`marginal` for its attributes and ``covariance_type``).
+        """
+        indices = self._feature_indices(features)
+        if indices.size == self.n_features_in_:
+            raise ValueError(
+                "features lists every feature: nothing is left to condition. Leave at "
+                "least one feature out."
+            )
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("values must be numbers, one per feature in features.") from None
+        if values.shape != (indices.size,):
+            raise ValueError(
+                f"values has shape {values.shape}, expected ({indices.size},): one value "
+                "per feature in features."
+            )
+        if not np.isfinite(values).all():
+            raise ValueError("values must be finite numbers (no NaN or infinity).")
+        params = condition_params(
+            get_covariance_model(self.covariance_type), self._fitted_params(), indices, values
+        )
+        remaining = np.setdiff1d(np.arange(self.n_features_in_), indices)
+        return self._submodel(params, remaining)
 
     # --------------------------------------------------------------- criteria
     def _n_parameters(self):

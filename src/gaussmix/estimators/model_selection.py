@@ -24,7 +24,7 @@ from ..engine.passes import likelihood_and_entropy, score_rows
 from ..engine.prior import ConjugatePrior
 from ..starts import Assignment, hc_assignments, initial_assignment, same_partition
 from ..starts.sampled import SAMPLE_ROWS, sample_rows
-from ._validation import check_sample_weight, plural, validated_X
+from ._validation import check_sample_weight, has_missing, plural, validated_X
 from .gaussian_mixture import GaussianMixture, Screen, _backend, _streamed
 
 RESULT_COLUMNS = (
@@ -101,6 +101,7 @@ def _data_covariance(X, weights):
     pass of the backend instead of a copy.
     """
     if not _streamed(X):
+        X = _complete(X, weights)
         if weights is None:
             weights = np.ones(X.shape[0])
         return np.atleast_2d(np.cov(X, rowvar=False, aweights=weights))
@@ -116,9 +117,23 @@ def _data_covariance(X, weights):
     return scatter / denominator
 
 
+def _complete(X, weights):
+    """``X``, or with missing values a copy filled with its columns' means.
+
+    What the starts, the covariance floors and the degeneracy check's data
+    covariance are computed from, as :class:`GaussianMixture` draws its start.
+    """
+    if not has_missing(X):
+        return X
+    from .gaussian_mixture import _mean_imputed
+
+    return _mean_imputed(X, weights)
+
+
 def _draw_starts(X, n_components, n_init, init_params, seed, sample_weight):
     # The same draws GaussianMixture(random_state=seed, n_init=n_init) makes, done once
     # per number of components and shared by every covariance type.
+    X = _complete(X, sample_weight)
     random_state = check_random_state(seed)
     return [
         initial_assignment(X, n_components, init_params, random_state, sample_weight)
@@ -249,6 +264,14 @@ class GaussianMixtureIC(DensityMixin, ClusterMixin, BaseEstimator):
         candidate, as mclust's ``defaultPrior`` depends on the model and the
         number of components. Criteria are computed from the log-likelihood at
         the posterior mode, as mclust does.
+
+    Missing values (NaN, in-memory arrays) are modelled by every candidate (see
+    :class:`GaussianMixture`). The criteria then use the observed-data
+    log-likelihood (each row's density over its observed features), and ``n``
+    in BIC stays the number of rows (the total weight): BIC compares models
+    fitted to the same observed values, its penalty counting parameters per
+    row as for complete data. Starts, covariance floors and the degeneracy
+    check's data covariance come from a copy of X filled with its columns' means.
 
     Attributes
     ----------
@@ -400,6 +423,7 @@ n_iter_, lower_bound_, labels_
         n_features = X.shape[1]
         if self.reg_covar_scale == "absolute":
             return np.full(n_features, float(self.reg_covar))
+        X = _complete(X, weights)
         variances = np.average(
             (X - np.average(X, axis=0, weights=weights)) ** 2, axis=0, weights=weights
         ).astype(np.float64)
@@ -425,7 +449,7 @@ n_iter_, lower_bound_, labels_
         self : GaussianMixtureIC
         """
         self._validate_params()
-        X = validated_X(self, X, fit=True)
+        X = validated_X(self, X, fit=True, allow_nan=True)
         if _on_cluster(X):
             # Dask input with a distributed client: the candidates run on the cluster
             # too (joblib's Dask backend), as the refit on all rows does.
@@ -489,7 +513,10 @@ n_iter_, lower_bound_, labels_
         if self.hc_start:
             uniform = sample_weight is None or np.all(sample_weight == sample_weight[0])
             hc_labels = hc_assignments(
-                X, counts, check_random_state(seed), None if uniform else sample_weight
+                _complete(X, sample_weight),
+                counts,
+                check_random_state(seed),
+                None if uniform else sample_weight,
             )
             for k in counts:
                 starts[k] = [*starts[k], Assignment(labels=hc_labels[k], resp=None)]
