@@ -27,6 +27,8 @@ DOCUMENTED = {
         "ConjugatePrior",
         "GaussianMixture",
         "GaussianMixtureIC",
+        "GaussianMixtureImputer",
+        "GaussianMixtureRegressor",
         "ModelFileError",
         "SpuriousFitWarning",
         "__version__",

@@ -8,6 +8,8 @@ from .estimators import (
     BayesianGaussianMixture,
     GaussianMixture,
     GaussianMixtureIC,
+    GaussianMixtureImputer,
+    GaussianMixtureRegressor,
     SpuriousFitWarning,
 )
 
@@ -41,6 +43,8 @@ __all__ = [
     "ConjugatePrior",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "GaussianMixtureImputer",
+    "GaussianMixtureRegressor",
     "ModelFileError",
     "SpuriousFitWarning",
     "__version__",

@@ -172,3 +172,85 @@ def test_bad_input_with_missing_values_is_named():
     gm = GaussianMixture(2, random_state=0).fit(X_missing)
     with pytest.raises(ValueError, match=r"infinite values"):
         gm.predict(infinite)
+
+
+# ------------------------------------------------------- marginal and condition
+@pytest.mark.parametrize("name", ["full", "tied", "diag", "spherical", "VEV"])
+def test_marginal_densities_are_scipy_marginals(name, tmp_path):
+    X, _, _ = _mixture_data(n=300, seed=6)
+    gm = GaussianMixture(3, covariance_type=name, random_state=0).fit(X)
+    features = [3, 1]
+    marginal = gm.marginal(features)
+    full = COVARIANCE_MODELS[name]
+    covariances = np.asarray(gm.covariances_)
+    if full.shared_covariance:
+        covariances = np.stack([covariances] * 3)
+    elif covariances.ndim == 1:
+        covariances = np.stack([c * np.eye(4) for c in covariances])
+    elif covariances.ndim == 2:
+        covariances = np.stack([np.diag(c) for c in covariances])
+    rows = X[:20][:, features]
+    expected = logsumexp(
+        [
+            np.log(gm.weights_[k])
+            + multivariate_normal(
+                gm.means_[k][features], covariances[k][np.ix_(features, features)]
+            ).logpdf(rows)
+            for k in range(3)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(marginal.score_samples(rows), expected, rtol=1e-9)
+    assert marginal.predict(rows).shape == (20,)
+    assert marginal.sample(5)[0].shape == (5, 2)
+    marginal.save(tmp_path / "marginal.gaussmix")
+    import gaussmix
+
+    loaded = gaussmix.load(tmp_path / "marginal.gaussmix")
+    np.testing.assert_array_equal(loaded.score_samples(rows), marginal.score_samples(rows))
+
+
+def test_condition_with_one_component_is_the_gaussian_conditional():
+    X, _, _ = _mixture_data(n=300, seed=7)
+    gm = GaussianMixture(1, random_state=0).fit(X)
+    mu, sigma = gm.means_[0], gm.covariances_[0]
+    f, r = [2, 0], [1, 3]
+    values = np.array([0.5, -1.0])
+    solve = np.linalg.solve(sigma[np.ix_(f, f)], sigma[np.ix_(f, r)])
+    expected_mean = mu[r] + solve.T @ (values - mu[f])
+    expected_cov = sigma[np.ix_(r, r)] - sigma[np.ix_(r, f)] @ solve
+    conditional = gm.condition(f, values)
+    np.testing.assert_allclose(conditional.means_[0], expected_mean, rtol=1e-10)
+    np.testing.assert_allclose(conditional.covariances_[0], expected_cov, rtol=1e-9, atol=1e-12)
+    assert conditional.weights_ == pytest.approx([1.0])
+    assert conditional.n_features_in_ == 2
+
+
+def test_condition_weights_are_the_components_posteriors_given_the_values():
+    X, _, _ = _mixture_data(n=300, seed=8)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    values = np.array([4.0, 0.5])
+    conditional = gm.condition([1, 2], values)
+    joint = [
+        np.log(gm.weights_[k])
+        + multivariate_normal(gm.means_[k][[1, 2]], gm.covariances_[k][1:3, 1:3]).logpdf(values)
+        for k in range(3)
+    ]
+    np.testing.assert_allclose(conditional.weights_, np.exp(joint - logsumexp(joint)), atol=1e-12)
+
+
+def test_marginal_and_condition_refuse_bad_features_and_values():
+    X, _, _ = _mixture_data(n=100, seed=9)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"index \[4\] out of range .* 4 features"):
+        gm.marginal([0, 4])
+    with pytest.raises(ValueError, match=r"listed twice"):
+        gm.condition([1, 1], [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"values has shape \(3,\), expected \(2,\)"):
+        gm.condition([0, 1], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"nothing is left to condition"):
+        gm.condition([0, 1, 2, 3], [0.0] * 4)
+    with pytest.raises(ValueError, match=r"finite"):
+        gm.condition([0], [np.nan])
+    with pytest.raises(ValueError, match=r"without column names"):
+        gm.marginal(["a"])

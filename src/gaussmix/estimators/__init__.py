@@ -2,6 +2,15 @@
 
 from .bayesian_mixture import BayesianGaussianMixture
 from .gaussian_mixture import GaussianMixture
+from .imputer import GaussianMixtureImputer
 from .model_selection import GaussianMixtureIC, SpuriousFitWarning
+from .regressor import GaussianMixtureRegressor
 
-__all__ = ["BayesianGaussianMixture", "GaussianMixture", "GaussianMixtureIC", "SpuriousFitWarning"]
+__all__ = [
+    "BayesianGaussianMixture",
+    "GaussianMixture",
+    "GaussianMixtureIC",
+    "GaussianMixtureImputer",
+    "GaussianMixtureRegressor",
+    "SpuriousFitWarning",
+]
