@@ -114,6 +114,30 @@ def test_missing_counts_against_brute_force(seed, missing):
     assert not np.isnan(prepared.X_train).any() and not np.isnan(prepared.X_test).any()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_model_keeps_missing_values_through_the_observed_values_standardisation(seed):
+    X = with_missing(random_table(n_rows=60, n_features=3, seed=seed), 0.15, seed + 20)
+    X[[4, 17]] = np.nan  # rows with no observed value
+    prepared = prepare(X, missing="model", random_state=seed)
+
+    empty = [i for i in range(len(X)) if all(math.isnan(v) for v in X[i])]
+    assert prepared.missing == "model" and prepared.imputer is None
+    assert prepared.n_values_missing == int(np.isnan(X).sum())
+    assert prepared.n_rows_dropped == len(empty) >= 2
+    assert prepared.n_values_imputed == 0
+    used = sorted([*prepared.train_index, *prepared.test_index])
+    assert used == [i for i in range(60) if i not in empty]
+    train, test = X[prepared.train_index], X[prepared.test_index]
+    # The scaler's statistics are each column's observed training values'.
+    mean, std = np.nanmean(train, axis=0), np.nanstd(train, axis=0)
+    np.testing.assert_allclose(prepared.X_train, (train - mean) / std, rtol=1e-12)
+    np.testing.assert_allclose(prepared.X_test, (test - mean) / std, rtol=1e-12)
+    np.testing.assert_array_equal(np.isnan(prepared.X_train), np.isnan(train))
+    # New rows keep their NaN too, a row with none observed included.
+    new = X[:6]
+    np.testing.assert_allclose(prepared.transform(new), (new - mean) / std, rtol=1e-12)
+
+
 def test_transform_equals_the_pipeline_by_hand():
     X = with_missing(random_table(n_rows=60, n_features=3), 0.1, 5)
     prepared = prepare(X)

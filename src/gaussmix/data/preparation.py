@@ -3,6 +3,9 @@
 :func:`prepare` fits scikit-learn's ``SimpleImputer`` and ``StandardScaler`` on
 the training rows only, so that the test rows and new rows
 (:meth:`Prepared.transform`) are treated exactly like data the model has not seen.
+With ``missing="model"`` the missing values are kept (NaN) through the
+standardisation, for a mixture that fits incomplete rows itself
+(:class:`gaussmix.GaussianMixture` on in-memory arrays).
 
 Two checks every front end shares (``gaussmix lab`` and ``gaussmix fit``):
 :func:`saved_row_index` finds a leading column that is only a saved row index
@@ -39,16 +42,18 @@ class Prepared:
     Attributes
     ----------
     X_train, X_test : ndarray of shape (n_train, n_features), (n_test, n_features)
-        The rows, missing values imputed and standardised as asked; float64
-        (float32 input stays float32). ``X_test`` has no rows when
-        ``test_size=0``.
+        The rows, missing values imputed (or kept as NaN with ``missing="model"``)
+        and standardised as asked; float64 (float32 input stays float32).
+        ``X_test`` has no rows when ``test_size=0``.
     target_train, target_test : ndarray or None
         The target of the same rows, when one was given.
     scaler : sklearn.preprocessing.StandardScaler or None
-        Fitted on the (imputed) training rows; None with ``scale=False``.
+        Fitted on the (imputed) training rows; None with ``scale=False``. With
+        ``missing="model"`` each column's mean and deviation are of its observed
+        values (the scaler ignores NaN and keeps it).
     imputer : sklearn.impute.SimpleImputer or None
         ``strategy="median"``, fitted on the training rows; None with
-        ``missing="drop"``.
+        ``missing="drop"`` or ``"model"``.
     train_index, test_index : ndarray of int
         Positions of the rows of ``X_train`` and ``X_test`` in the input, in
         input order.
@@ -61,7 +66,12 @@ class Prepared:
     n_values_imputed : int
         Missing values filled in, over training and test rows.
     n_rows_dropped : int
-        Input rows left out because of missing values.
+        Input rows left out because of missing values (with ``missing="model"``:
+        the rows with no observed value).
+    missing : str
+        How missing values were handled: ``"impute"``, ``"drop"`` or ``"model"``.
+    n_values_missing : int
+        Missing values in the input (every row, kept or not): ``np.isnan(X).sum()``.
     """
 
     X_train: np.ndarray
@@ -77,6 +87,8 @@ class Prepared:
     n_rows_with_missing: int
     n_values_imputed: int
     n_rows_dropped: int
+    missing: str = "impute"
+    n_values_missing: int = 0
 
     def transform(self, X) -> np.ndarray:
         """Impute and standardise new rows exactly as the training rows were.
@@ -95,7 +107,9 @@ class Prepared:
         ------
         ValueError
             ``X`` has another number of columns, infinite values, or missing
-            values while the rows were prepared with ``missing="drop"``.
+            values while the rows were prepared with ``missing="drop"``. With
+            ``missing="model"`` missing values stay NaN (rows with no observed
+            value too: the caller decides what to do with them).
         """
         n_features = self.X_train.shape[1]
         shape = np.shape(X)
@@ -108,7 +122,7 @@ class Prepared:
         X = X.astype(self.X_train.dtype)  # a copy: the result never aliases the input
         if self.imputer is not None:
             X = self.imputer.transform(X)
-        elif np.isnan(X).any():
+        elif self.missing != "model" and np.isnan(X).any():
             n_rows = int(np.isnan(X).any(axis=1).sum())
             raise ValueError(
                 f"X has missing values in {n_rows} rows, but the data was prepared with "
@@ -160,10 +174,13 @@ def prepare(
         column names to ``feature_names``.
     target : array-like of shape (n_rows,), optional
         Labels split alongside the rows (and dropped with them).
-    missing : {"impute", "drop"}, default="impute"
+    missing : {"impute", "drop", "model"}, default="impute"
         ``"impute"`` fills each missing value with its column's median over the
         training rows (``SimpleImputer(strategy="median")``); ``"drop"`` leaves
-        out every row with a missing value before splitting.
+        out every row with a missing value before splitting; ``"model"`` keeps
+        the missing values (NaN, standardised around) for a mixture that fits
+        incomplete rows, and leaves out only the rows with no observed value
+        (counted in ``n_rows_dropped``).
     scale : bool, default=True
         Standardise every column to mean 0 and variance 1 over the training
         rows (``StandardScaler``). A column that is constant over the training
@@ -193,8 +210,8 @@ def prepare(
     """
     X, feature_names = _as_float_table(X, feature_names, what="X")
     n_rows = X.shape[0]
-    if missing not in ("impute", "drop"):
-        raise ValueError(f"missing must be 'impute' or 'drop', got {missing!r}.")
+    if missing not in ("impute", "drop", "model"):
+        raise ValueError(f"missing must be 'impute', 'drop' or 'model', got {missing!r}.")
     _check_test_size(test_size)
     if target is not None:
         target = np.asarray(target)
@@ -216,6 +233,10 @@ def prepare(
     if missing == "drop":
         kept = np.flatnonzero(~row_has_missing)
         n_rows_dropped = n_rows_with_missing
+    elif missing == "model":
+        # A row without any observed value says nothing to the model.
+        kept = np.flatnonzero(~is_missing.all(axis=1))
+        n_rows_dropped = n_rows - kept.size
     else:
         kept = np.arange(n_rows)
         n_rows_dropped = 0
@@ -223,8 +244,9 @@ def prepare(
     n_test = math.ceil(test_size * kept.size)
     n_train = kept.size - n_test
     if n_train < 2:
-        dropped = f" after dropping {n_rows_dropped} with missing values" if n_rows_dropped else ""
-        fix = "use missing='impute', " if n_rows_dropped else ""
+        without = "no observed value" if missing == "model" else "missing values"
+        dropped = f" after dropping {n_rows_dropped} with {without}" if n_rows_dropped else ""
+        fix = "use missing='impute', " if n_rows_dropped and missing == "drop" else ""
         raise ValueError(
             f"{kept.size} rows{dropped} leave {max(n_train, 0)} for training with "
             f"test_size={test_size}: at least 2 are needed; {fix}lower test_size or add rows."
@@ -241,16 +263,18 @@ def prepare(
     X_train, X_test = X[train_index], X[test_index]
     imputer = None
     n_values_imputed = 0
-    if missing == "impute":
+    if missing in ("impute", "model"):
         unseen = [feature_names[j] for j in np.flatnonzero(np.isnan(X_train).all(axis=0))]
         if unseen:
+            lacking = "no median to impute" if missing == "impute" else "nothing to fit it on"
             raise ValueError(
                 f"{_plural('column', unseen)} {', '.join(map(repr, unseen))} "
                 f"{_has(unseen)} no values in the {n_train} "
-                "training rows, so there is no median to impute; leave "
+                f"training rows, so there is {lacking}; leave "
                 f"{_them(unseen)} out, or use another "
                 "random_state or test_size."
             )
+    if missing == "impute":
         n_values_imputed = int(is_missing[kept].sum())
         imputer = SimpleImputer(strategy="median").fit(X_train)
         X_train = imputer.transform(X_train)
@@ -259,7 +283,8 @@ def prepare(
     scaler = None
     if scale:
         scaler = StandardScaler().fit(X_train)
-        constant = _constant_columns(scaler, n_train)
+        # Per column with missing='model': the scaler counts each column's observed values.
+        constant = _constant_columns(scaler, scaler.n_samples_seen_)
         if constant.any():
             named = [
                 f"{feature_names[j]!r} (value {scaler.mean_[j]:g})"
@@ -288,6 +313,8 @@ def prepare(
         n_rows_with_missing=n_rows_with_missing,
         n_values_imputed=n_values_imputed,
         n_rows_dropped=n_rows_dropped,
+        missing=missing,
+        n_values_missing=int(is_missing.sum()),
     )
 
 
