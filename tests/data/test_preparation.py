@@ -249,7 +249,7 @@ def test_bad_arrays():
     X[3, 1] = -np.inf
     with pytest.raises(ValueError, match="infinite values in column 'x1'"):
         prepare(X)
-    with pytest.raises(ValueError, match="missing must be 'impute' or 'drop'"):
+    with pytest.raises(ValueError, match="missing must be 'impute', 'drop' or 'model'"):
         prepare(random_table(), missing="mean")
     with pytest.raises(ValueError, match="one label per row"):
         prepare(random_table(), target=[0, 1])
