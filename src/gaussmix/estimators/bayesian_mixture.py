@@ -287,23 +287,9 @@ degrees_of_freedom_prior_, covariance_prior_
                 if self.verbose:
                     logger.info("Initialization %d", init)
                 if do_init:
-                    if streamed:
-                        assignment = sampled_assignment(
-                            backend,
-                            centre,
-                            self.n_components,
-                            self.init_params,
-                            random_state,
-                            sample_weight,
-                        )
-                    else:
-                        assignment = initial_assignment(
-                            X, self.n_components, self.init_params, random_state, sample_weight
-                        )
-                    stats = initial_statistics(
-                        backend, model, assignment, centre, self.n_components
+                    params = self._start(
+                        X, sample_weight, backend, model, centre, inference, random_state
                     )
-                    params, _ = inference.update(stats)
                     lower_bound = -np.inf
                 else:
                     params = self._posterior()
@@ -341,6 +327,23 @@ degrees_of_freedom_prior_, covariance_prior_
             self.__dict__.pop("labels_", None)
         else:
             self.labels_ = labels
+
+    def _start(self, X, sample_weight, backend, model, centre, inference, random_state):
+        """The first posterior: the update from ``init_params``'s responsibilities.
+
+        A method of its own so that the start's per-row labels are freed before EM.
+        """
+        if _streamed(X):
+            assignment = sampled_assignment(
+                backend, centre, self.n_components, self.init_params, random_state, sample_weight
+            )
+        else:
+            assignment = initial_assignment(
+                X, self.n_components, self.init_params, random_state, sample_weight
+            )
+        stats = initial_statistics(backend, model, assignment, centre, self.n_components)
+        params, _ = inference.update(stats)
+        return params
 
     def _checked_prior(self, backend, centre, n_features) -> VariationalPrior:
         """The priors, each validated with a message naming its parameter, or its default."""
