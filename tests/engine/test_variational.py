@@ -27,6 +27,7 @@ from gaussmix.engine.variational import (
     VARIATIONAL_MODELS,
     VariationalBayes,
     VariationalPrior,
+    data_shares,
     variational_family,
 )
 from gaussmix.starts import Assignment
@@ -302,3 +303,15 @@ def test_models_without_a_closed_form_posterior_are_refused_by_name():
         "E",
         "V",
     }
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_data_shares_are_the_responsibilities_counts(prior_type):
+    X = _data(seed=8, n_samples=90)
+    resp = _soft_resp(90, 5, seed=9)
+    resp[:, 3] = 0.0  # an unused component: its share is 0, whatever its weight
+    resp /= resp.sum(axis=1, keepdims=True)
+    params, _ = _run(X, "diag", prior_type, resp, max_iter=0)
+    shares = data_shares(prior_type, params.weight_concentration, 1.0 / 5)
+    np.testing.assert_allclose(shares, resp.sum(axis=0) / 90, rtol=1e-12, atol=1e-15)
+    assert params.weights[3] > 1e-3  # the prior's pseudo-count

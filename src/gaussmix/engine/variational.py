@@ -70,6 +70,10 @@ from .stats import SufficientStatistics
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
+#: A component is kept (counted by ``effective_n_components_``, kept by
+#: ``to_gaussian_mixture``) when it explains more than this share of the training weight.
+EFFECTIVE_WEIGHT = 0.01
+
 #: Covariance models with a closed-form conjugate variational posterior, by name:
 #: (family, covariance shared by all components).
 VARIATIONAL_MODELS = {
@@ -204,6 +208,35 @@ def expected_weights(weight_prior_type: str, concentration: np.ndarray) -> np.nd
         weights = a / total * np.concatenate([[1.0], np.cumprod(b / total)[:-1]])
         return weights / weights.sum()
     return concentration / np.sum(concentration)
+
+
+def data_shares(weight_prior_type: str, concentration, prior_concentration: float) -> np.ndarray:
+    """Each component's share of the training weight, ``n_k / n``, read from the posterior.
+
+    ``n_k`` (the expected number of samples of component k) is ``a_k - 1`` under
+    the stick-breaking Betas and ``alpha_k - alpha_0`` under the Dirichlet: the
+    posterior's weights without the prior's pseudo-counts (under the Dirichlet
+    process an unused component keeps an expected weight near ``1 / n``).
+
+    Parameters
+    ----------
+    weight_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
+    concentration : array-like of shape (n_components,) or (2, n_components)
+        ``weight_concentration_`` (the pair ``(a, b)`` for the Dirichlet process).
+    prior_concentration : float
+        ``alpha_0`` (``weight_concentration_prior_``).
+
+    Returns
+    -------
+    ndarray of shape (n_components,)
+        Non-negative, summing to 1.
+    """
+    if weight_prior_type == "dirichlet_process":
+        counts = np.asarray(concentration[0], dtype=np.float64) - 1.0
+    else:
+        counts = np.asarray(concentration, dtype=np.float64) - prior_concentration
+    counts = np.maximum(counts, 0.0)
+    return counts / counts.sum()
 
 
 def _log_weight_normaliser(weight_prior_type: str, concentration: np.ndarray) -> float:

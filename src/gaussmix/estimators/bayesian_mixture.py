@@ -21,19 +21,17 @@ from ..engine.em import run_em
 from ..engine.params import EMResult
 from ..engine.passes import initial_statistics, label_rows, score_rows
 from ..engine.variational import (
+    EFFECTIVE_WEIGHT,
     WEIGHT_PRIOR_TYPES,
     VariationalBayes,
     VariationalPrior,
+    data_shares,
     variational_family,
     variational_params,
 )
 from ..starts import initial_assignment, sampled_assignment
 from ._validation import check_reg_covar, check_sample_weight, validated_X
 from .gaussian_mixture import GaussianMixture, _backend, _streamed, _verbose_logging, logger
-
-#: A component counts in ``effective_n_components_`` (and is kept by
-#: ``to_gaussian_mixture``) when it explains more than this share of the training weight.
-EFFECTIVE_WEIGHT = 0.01
 
 
 class BayesianGaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
@@ -126,7 +124,8 @@ default='dirichlet_process'
 degrees_of_freedom_prior_, covariance_prior_
         The priors the fit used.
     effective_n_components_ : int
-        Components that explain more than ``EFFECTIVE_WEIGHT`` (1%) of the
+        Components that explain more than
+        ``gaussmix.engine.variational.EFFECTIVE_WEIGHT`` (1%) of the
         training weight: ``n_k / n``, with ``n_k`` the expected number of samples of
         component k, read from ``weight_concentration_``. (``weights_`` also holds
         the prior's pseudo-counts: under the Dirichlet process an unused component
@@ -583,13 +582,11 @@ degrees_of_freedom_prior_, covariance_prior_
     def _data_shares(self) -> np.ndarray:
         """``n_k / n``: each component's share of the training weight, from the posterior."""
         check_is_fitted(self)
-        if self.weight_concentration_prior_type == "dirichlet_process":
-            counts = np.asarray(self.weight_concentration_[0], dtype=np.float64) - 1.0
-        else:
-            counts = np.asarray(self.weight_concentration_, dtype=np.float64)
-            counts = counts - self.weight_concentration_prior_
-        counts = np.maximum(counts, 0.0)
-        return counts / counts.sum()
+        return data_shares(
+            self.weight_concentration_prior_type,
+            self.weight_concentration_,
+            self.weight_concentration_prior_,
+        )
 
     def to_gaussian_mixture(self, min_weight=EFFECTIVE_WEIGHT):
         """The fitted mixture without its unused components, as a :class:`GaussianMixture`.
