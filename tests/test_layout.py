@@ -52,6 +52,7 @@ DOCUMENTED = {
         "load_faithful",
     },
     "gaussmix.plot": {
+        "EFFECTIVE_WEIGHT",
         "FIGURE_INCHES",
         "KINDS",
         "MAX_PAIR_FEATURES",
@@ -59,6 +60,7 @@ DOCUMENTED = {
         "PAIR_PANEL_INCHES",
         "component_colors",
         "component_covariances",
+        "component_shares",
         "marginal_log_density",
         "plot_clusters",
         "plot_criterion",
@@ -68,6 +70,7 @@ DOCUMENTED = {
         "plot_projection",
         "plot_uncertainty",
         "plot_univariate",
+        "plot_weights",
     },
     "gaussmix.covariance": {
         "COVARIANCE_MODELS",

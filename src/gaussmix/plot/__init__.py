@@ -27,8 +27,9 @@ matplotlib is an optional dependency: ``pip install 'gaussmix[plot]'``.
 The figures live in one module per family: :mod:`~gaussmix.plot.clusters`
 (clusters with sigma ellipses, uncertainty), :mod:`~gaussmix.plot.density`
 (exact marginal densities), :mod:`~gaussmix.plot.overview` (principal-component
-projection, pair grids, one-feature histograms, :func:`plot_overview`) and
-:mod:`~gaussmix.plot.criterion` (model-selection curves).
+projection, pair grids, one-feature histograms, :func:`plot_overview`),
+:mod:`~gaussmix.plot.criterion` (model-selection curves) and
+:mod:`~gaussmix.plot.weights` (a variational mixture's component weights).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ from .overview import (
     plot_projection,
     plot_univariate,
 )
+from .weights import EFFECTIVE_WEIGHT, component_shares, plot_weights
 
 __all__ = [
+    "EFFECTIVE_WEIGHT",
     "FIGURE_INCHES",
     "KINDS",
     "MAX_PAIR_FEATURES",
@@ -62,6 +65,7 @@ __all__ = [
     "PAIR_PANEL_INCHES",
     "component_colors",
     "component_covariances",
+    "component_shares",
     "marginal_log_density",
     "plot_clusters",
     "plot_criterion",
@@ -71,4 +75,5 @@ __all__ = [
     "plot_projection",
     "plot_uncertainty",
     "plot_univariate",
+    "plot_weights",
 ]
