@@ -288,6 +288,56 @@ def test_score_flags_rows_below_a_threshold(fitted):
     assert 0 < table["outlier"].sum() < N_ROWS
 
 
+# ----------------------------------------------------------------------------- missing values
+def _holed(fitted, tmp_path):
+    """The fitted rows with holes: some values missing, and one row with none."""
+    frame = fitted["frame"][MODEL_COLUMNS].iloc[:60].copy()
+    frame.iloc[::4, 0] = np.nan
+    frame.iloc[2::4, 1] = np.nan
+    frame.iloc[7] = np.nan
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    return frame, path
+
+
+def test_predict_and_score_rows_with_missing_values_as_the_python_api(tmp_path, fitted):
+    frame, path = _holed(fitted, tmp_path)
+    model = fitted["model"]
+    observed = frame.notna().any(axis=1).to_numpy()
+    assert frame.isna().any(axis=1).sum() > 20 and (~observed).sum() == 1
+
+    out, err = _ok(["predict", fitted["model_path"], path])
+    table = _read_csv(out)
+    assert len(table) == len(frame)
+    np.testing.assert_array_equal(table["label"][observed], model.predict(frame[observed]))
+    np.testing.assert_allclose(
+        table[["p0", "p1", "p2"]].to_numpy()[observed],
+        model.predict_proba(frame[observed]),
+        rtol=1e-12,
+        atol=1e-300,
+    )
+    assert table.loc[~observed].isna().all(axis=None)
+    assert "1 row with no observed value, left blank" in err
+
+    out, err = _ok(["score", fitted["model_path"], path, "--quantile", "0.2"])
+    table = _read_csv(out)
+    log_density = model.score_samples(frame[observed])
+    np.testing.assert_allclose(table["log_density"][observed], log_density, rtol=1e-12)
+    # A row with y missing is scored by the marginal density of x: SciPy's, by hand.
+    row = np.flatnonzero(frame["x"].isna().to_numpy() & frame["y"].notna().to_numpy())[0]
+    y = frame["y"].iloc[row]
+    marginal = sum(
+        w * np.exp(-0.5 * (y - m[0]) ** 2 / c[0, 0]) / np.sqrt(2 * np.pi * c[0, 0])
+        for w, m, c in zip(model.weights_, model.means_, model.covariances_)
+    )
+    np.testing.assert_allclose(table["log_density"][row], np.log(marginal), rtol=1e-9)
+    assert np.isnan(table["log_density"][~observed]).all()
+    flagged = log_density < np.quantile(log_density, 0.2)
+    np.testing.assert_array_equal(table["outlier"][observed].astype(bool), flagged)
+    assert table["outlier"][~observed].isna().all()
+    assert f"{flagged.sum()} of {observed.sum()} rows below" in err
+
+
 # ----------------------------------------------------------------------------- sample
 def test_sample_draws_rows_from_the_model(tmp_path, fitted):
     n = 3000
@@ -534,10 +584,10 @@ BAD_INPUT = {
         _model_copy(d, f),
         _write(d, "other.csv", "x,z\n1,2\n2,1\n3,5\n"),
     ],
-    "data with missing values for score": lambda d, f: [
+    "data with no observed value for score": lambda d, f: [
         "score",
         _model_copy(d, f),
-        _write(d, "holes.csv", "x,y\n1,2\n2,\n3,5\n"),
+        _write(d, "holes.csv", "x,y,z\n,,1\n,,2\n"),
     ],
     "fit output under a regular file": lambda d, f: [
         "fit",
@@ -696,7 +746,7 @@ MESSAGE_NAMES = {
     "a data file as model": "data.csv",
     "missing model file": "absent.gaussmix",
     "data without the model's columns": "'y'",
-    "data with missing values for score": "missing values",
+    "data with no observed value for score": "have no values",
     "fit output under a regular file": "taken",
     "predict output under a regular file": "taken",
     "score output under a regular file": "taken",

@@ -7,6 +7,12 @@ file and a rename, devices and FIFOs directly, ``-`` to stdout for CSV output; a
 output that is one of the command's inputs is refused before any work. Errors are
 one line on stderr and exit status 2, never a traceback; warnings are one line each.
 
+Missing values: ``predict`` and ``score`` label and score a row with missing
+values on its observed features (the model's marginal there); a row with no
+observed value gets an empty output row, counted in a note on stderr. ``lab``
+fits incomplete rows itself by default (``--missing model``); ``fit`` leaves
+incomplete rows out and ``plot`` refuses them.
+
 Files larger than memory: ``fit``, ``predict`` and ``score`` read a file larger
 than ``GAUSSMIX_STREAM_BYTES`` (256 MiB by default), a Parquet folder, or any file
 given ``--stream``, block by block through :mod:`gaussmix.data.streaming`, and
@@ -166,6 +172,25 @@ def _read(path, columns, model=None):
             f"{model.n_features_in_}: choose them with --columns"
         )
     return pd.DataFrame(table.X, columns=[str(name) for name in table.feature_names])
+
+
+def _observed_rows(frame, path, what):
+    """Which rows have an observed value; a note on stderr counts those that have none.
+
+    Rows with some missing values are labelled and scored by the model on their
+    observed features; a row with no observed value gets an empty output row.
+    """
+    observed = frame.notna().any(axis=1).to_numpy()
+    if not observed.any():
+        raise CommandLineError(f"{path}: no row has an observed value: nothing to {what}")
+    empty = int((~observed).sum())
+    if empty:
+        print(
+            f"gaussmix: note: {path}: {empty} row{'s' if empty != 1 else ''} with no observed "
+            f"value, left blank in the output ({what} needs at least one value per row)",
+            file=sys.stderr,
+        )
+    return observed
 
 
 def _complete_rows(frame, path, what):
@@ -423,6 +448,7 @@ def _lab(args) -> int:
         criterion=args.criterion,
         scale=not args.no_scale,
         missing=args.missing,
+        method=args.method,
         test_size=args.test_size,
         random_state=args.seed,
         n_init=args.n_init,
@@ -616,16 +642,25 @@ def _predict(args) -> int:
             args.out,
         )
         return 0
-    frame = _complete_rows(_read(args.data, args.columns, model), args.data, "predict")
-    _write_csv(_predictions(model, frame), args.out)
+    frame = _read(args.data, args.columns, model)
+    observed = _observed_rows(frame, args.data, "predict")
+    _write_csv(_predictions(model, frame, observed), args.out)
     return 0
 
 
-def _predictions(model, frame):
+def _predictions(model, frame, observed=None):
     import pandas as pd
 
-    proba = model.predict_proba(frame)
-    output = pd.DataFrame({"label": proba.argmax(axis=1)})
+    if observed is None or observed.all():
+        proba = model.predict_proba(frame)
+        labels = proba.argmax(axis=1)
+    else:
+        # Rows with no observed value: an empty label and empty probabilities.
+        proba = np.full((len(frame), model.n_components), np.nan)
+        proba[observed] = model.predict_proba(frame[observed])
+        labels = pd.array([pd.NA] * len(frame), dtype="Int64")
+        labels[observed] = proba[observed].argmax(axis=1)
+    output = pd.DataFrame({"label": labels})
     for k in range(proba.shape[1]):
         output[f"p{k}"] = proba[:, k]
     return output
@@ -645,16 +680,21 @@ def _score(args) -> int:
     model = load(args.model)
     if _streamed(args):
         return _score_streamed(args, model)
-    frame = _complete_rows(_read(args.data, args.columns, model), args.data, "score")
-    log_density = model.score_samples(frame)
+    frame = _read(args.data, args.columns, model)
+    observed = _observed_rows(frame, args.data, "score")
+    log_density = np.full(len(frame), np.nan)
+    log_density[observed] = model.score_samples(frame[observed])
     output = pd.DataFrame({"log_density": log_density})
     if args.quantile is not None:
-        threshold = float(np.quantile(log_density, args.quantile))
+        # Of the rows scored: a row with no observed value has no log-density.
+        threshold = float(np.quantile(log_density[observed], args.quantile))
     else:
         threshold = args.threshold
     if threshold is not None:
-        output["outlier"] = log_density < threshold
-        _print_outliers(int(output["outlier"].sum()), len(output), threshold)
+        flagged = pd.array(log_density < threshold, dtype="boolean")
+        flagged[~observed] = pd.NA
+        output["outlier"] = flagged
+        _print_outliers(int(output["outlier"].sum()), int(observed.sum()), threshold)
     _write_csv(output, args.out)
     return 0
 
@@ -789,7 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
         "100,000 rows and refits the chosen model on all rows block by block.",
         epilog="examples: gaussmix lab | gaussmix lab --dataset iris --components 3 | "
         "gaussmix lab --data measurements.csv --columns a,b --out results | "
-        "gaussmix lab --data flowers.csv --labels species",
+        "gaussmix lab --data flowers.csv --labels species | gaussmix lab --method bayes",
         formatter_class=formatter,
     )
     source = lab.add_mutually_exclusive_group()
@@ -829,10 +869,21 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--criterion", default="bic", choices=["bic", "aic", "icl"])
     lab.add_argument("--no-scale", action="store_true", help="do not standardise features")
     lab.add_argument(
+        "--method",
+        default="search",
+        choices=["search", "bayes"],
+        help="search: choose by --criterion over --components x --covariance; bayes: one "
+        "variational BayesianGaussianMixture with the largest of --components (9 by default) "
+        "that keeps the components the data need (each > 1%% of the rows), with one "
+        "--covariance (full by default)",
+    )
+    lab.add_argument(
         "--missing",
-        default="drop",
-        choices=["drop", "impute"],
-        help="rows with missing values: leave out, or fill in training medians",
+        default="model",
+        choices=["model", "impute", "drop"],
+        help="missing values: model (fit the mixture on incomplete rows; rows with no value "
+        "left out), impute (training medians) or drop (leave out incomplete rows); model falls "
+        "back to impute on files read block by block and with --method bayes",
     )
     lab.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction")
     lab.add_argument("--seed", type=int, default=0, help="random seed")
@@ -890,7 +941,8 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="component labels and probabilities of each row",
         description="Write each row's most probable component and the probability of every "
-        "component as CSV.",
+        "component as CSV. A row with missing values is labelled on its observed features; a "
+        "row with none gets an empty line.",
         epilog="example: gaussmix predict model.gaussmix new.csv --out labels.csv",
         formatter_class=formatter,
     )
@@ -905,7 +957,8 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="log-density of each row; flag outliers",
         description="Write each row's log-density under the model as CSV; with --quantile or "
-        "--threshold, also flag rows below it as outliers.",
+        "--threshold, also flag rows below it as outliers. A row with missing values is scored "
+        "by the model's density of its observed features; a row with none gets an empty line.",
         epilog="example: gaussmix score model.gaussmix new.csv --quantile 0.01",
         formatter_class=formatter,
     )

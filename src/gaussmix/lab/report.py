@@ -16,6 +16,9 @@ FIGURE_CAPTIONS = {
     "criterion": "Model selection: the criterion of every candidate (lower is better), one "
     "line per covariance model; the chosen model is marked, spurious fits are grey crosses, "
     "candidates beyond the axis are triangles on its edge.",
+    "weights": "Component weights of the variational fit: every component's share of the "
+    "training rows (n_k / n), largest first; the components above the dashed 1% line are "
+    "kept (coloured as in the other figures), the grey ones are left out.",
 }
 
 # What the figures of a data set of each width show, said once under them.
@@ -27,6 +30,11 @@ LAYOUT_NOTES = {
     "projection": "More than five features: the rows and the components projected on the "
     "first two principal components of the standardised training rows.",
 }
+IMPUTED_NOTE = (
+    "Rows with missing values are drawn at their model-imputed values (the conditional mean "
+    "of the missing features given the row's observed ones); their labels, densities and "
+    "uncertainties in assignments.csv are from their observed values only."
+)
 SPLIT_NOTE = (
     "Where the figures show held-out rows, training rows are filled circles and test rows "
     "open triangles (outlined histograms on a histogram)."
@@ -254,8 +262,10 @@ def _figure_notes(summary):
         layout = LAYOUT_NOTES["pairs"]
     else:
         layout = LAYOUT_NOTES["projection"]
-    split = SPLIT_NOTE if summary["preprocessing"]["n_test"] > 0 else ""
-    text = " ".join(note for note in (layout, split) if note)
+    pre = summary["preprocessing"]
+    split = SPLIT_NOTE if pre["n_test"] > 0 else ""
+    imputed = IMPUTED_NOTE if pre["missing"] == "model" and pre.get("values_missing") else ""
+    text = " ".join(note for note in (layout, split, imputed) if note)
     return f"<p>{html.escape(text)}</p>" if text else ""
 
 
@@ -302,6 +312,84 @@ def _sample_rows(summary) -> list:
     ]
 
 
+def _missing_rows(pre) -> list:
+    """The missing values: how many, in how many rows and patterns, and how they were handled."""
+    if "values_missing" not in pre:  # an older lab's summary
+        return [
+            ("rows with missing values", pre["rows_with_missing"]),
+            (
+                "missing values",
+                f"{pre['values_imputed']} imputed (training medians), "
+                f"{pre['rows_dropped']} rows dropped ({pre['missing']})",
+            ),
+        ]
+    values, rows = pre["values_missing"], pre["rows_with_missing"]
+    if not values:
+        return [("missing values", "none")]
+    counted = (
+        f"{values} values missing in {rows} row{'s' if rows != 1 else ''} "
+        f"({pre['missing_patterns']} distinct pattern{'s' if pre['missing_patterns'] != 1 else ''}"
+        " of observed features, complete rows included)"
+    )
+    if pre["missing"] == "model":
+        without = pre["rows_without_values"]
+        handled = (
+            "by the model (missing model): the mixture is fitted on the incomplete rows, "
+            "each row labelled and scored on its observed features; the figures draw "
+            "incomplete rows at their model-imputed values"
+            + (
+                f"; {without} row{'s' if without != 1 else ''} with no observed value left "
+                "out (split 'dropped', no label, in assignments.csv)"
+                if without
+                else ""
+            )
+        )
+    elif pre["missing"] == "impute":
+        handled = (
+            f"imputed (missing impute): {pre['values_imputed']} values set to training medians"
+        )
+    else:
+        handled = f"dropped (missing drop): {pre['rows_dropped']} rows left out"
+    if pre.get("missing_requested", pre["missing"]) != pre["missing"]:
+        handled += f" (missing {pre['missing_requested']} asked for: see the notice above)"
+    return [("missing values", counted), ("handled", handled)]
+
+
+def _method_rows(summary, model) -> list:
+    """How the model was chosen: the search's grid, or the variational fit's kept components."""
+    if "search" in summary:
+        search = summary["search"]
+        return [
+            (
+                "chosen by",
+                f"{search['criterion'].upper()} over {search['n_candidates']} "
+                f"candidates ({search['n_init']} starts each; "
+                f"{search['n_spurious']} spurious "
+                f"fit{'' if search['n_spurious'] == 1 else 's'} excluded)",
+            ),
+            *_search_rows(summary),
+        ]
+    bayes = summary["variational"]
+    return [
+        (
+            "chosen by",
+            f"a variational fit (method bayes: BayesianGaussianMixture, "
+            f"{bayes['covariance_type']} covariance, Dirichlet-process prior on the weights, "
+            f"concentration {bayes['weight_concentration_prior']:.3g}) with "
+            f"{bayes['n_components']} components, {bayes['n_init']} starts; "
+            f"{'converged' if bayes['converged'] else 'not converged'} after "
+            f"{bayes['n_iter']} iterations",
+        ),
+        (
+            "components kept",
+            f"the data kept {bayes['effective_n_components']} of {bayes['n_components']} "
+            f"components (each more than {bayes['threshold']:.0%} of the training rows); the "
+            "model below is those components (to_gaussian_mixture()), the whole variational "
+            "fit is in model-variational.gaussmix",
+        ),
+    ]
+
+
 def render_report(result) -> str:
     """The HTML page of a lab run.
 
@@ -337,12 +425,7 @@ def render_report(result) -> str:
             [
                 ("rows x features", f"{s['n_rows']} x {s['n_features']}"),
                 ("features", ", ".join(feature_labels)),
-                ("rows with missing values", pre["rows_with_missing"]),
-                (
-                    "missing values",
-                    f"{pre['values_imputed']} imputed (training medians), "
-                    f"{pre['rows_dropped']} rows dropped ({pre['missing']})",
-                ),
+                *_missing_rows(pre),
                 (
                     "scaling",
                     "standardised (training means and deviations)" if pre["scaled"] else "none",
@@ -362,14 +445,7 @@ def render_report(result) -> str:
                     "model",
                     f"{model.n_components} components, {model.covariance_type} covariance",
                 ),
-                (
-                    "chosen by",
-                    f"{s['search']['criterion'].upper()} over {s['search']['n_candidates']} "
-                    f"candidates ({s['search']['n_init']} starts each; "
-                    f"{s['search']['n_spurious']} spurious "
-                    f"fit{'' if s['search']['n_spurious'] == 1 else 's'} excluded)",
-                ),
-                *_search_rows(s),
+                *_method_rows(s, model),
                 ("free parameters", s["model"]["n_parameters"]),
                 (
                     "converged",
@@ -416,8 +492,9 @@ def render_report(result) -> str:
                 f'<figure><img alt="{esc(kind)} figure" src="{_embedded_png(result.files[kind])}">'
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
-    parts.append("<h2>Candidates</h2>")
-    parts.append(_candidates_table(result.selector))
+    if result.selector is not None:
+        parts.append("<h2>Candidates</h2>")
+        parts.append(_candidates_table(result.selector))
     parts.append(
         f"<p>Written by gaussmix {esc(s['gaussmix_version'])} in {s.get('seconds', 0):.1f} s."
         "</p></body></html>"

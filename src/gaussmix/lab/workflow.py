@@ -2,15 +2,20 @@
 
 :func:`run_lab` loads a data set, prepares it (missing values, a seeded
 train/test split, standardisation), chooses a mixture by an information
-criterion with :class:`gaussmix.GaussianMixtureIC`, clusters and scores both
-sets, and writes into one folder:
+criterion with :class:`gaussmix.GaussianMixtureIC` (or, with ``method='bayes'``,
+lets a :class:`gaussmix.BayesianGaussianMixture` switch off the components the
+data do not need), clusters and scores both sets, and writes into one folder:
 
 ``report.html``
     One self-contained page (figures embedded) with the summary.
 ``clusters.png``, ``density.png``, ``uncertainty.png``, ``criterion.png``
     The figures of :mod:`gaussmix.plot`, in the data's own units. Two features
     are shown directly; three to :data:`gaussmix.plot.MAX_PAIR_FEATURES` on a grid of feature
-    pairs; more on the first two principal components.
+    pairs; more on the first two principal components. With
+    ``method='bayes'``, ``weights.png`` (:func:`gaussmix.plot.plot_weights`)
+    replaces ``criterion.png``. Rows with missing values (``missing='model'``)
+    are drawn at their model-imputed values (``model.impute``: the conditional
+    mean of the missing block given the row's observed values).
 ``model.gaussmix``
     The chosen model in the data's own units, in gaussmix's model file format:
     ``gaussmix predict model.gaussmix raw.csv`` works on raw rows. Undoing the
@@ -29,7 +34,12 @@ sets, and writes into one folder:
     and, when standardised, on the model's scale (``log_density_standardised``),
     uncertainty and component probabilities.
 ``candidates.csv``
-    Every candidate of the model search: criteria, convergence, spurious flags.
+    Every candidate of the model search: criteria, convergence, spurious flags
+    (not with ``method='bayes'``).
+``model-variational.gaussmix``
+    With ``method='bayes'``: the variational model as fitted, every component
+    included, on the standardised scale; ``model-standardised.gaussmix`` and
+    ``model.gaussmix`` hold its kept components (``to_gaussian_mixture()``).
 ``summary.json``
     The numbers of the report, machine-readable.
 
@@ -41,7 +51,21 @@ chosen model is then refitted, block by block and starting from its
 parameters, on every row of the file but the sample's test rows, and
 ``assignments.csv`` is written block by block for every row. The summary's
 ``sample`` and a notice say so, with the sizes. Such files need complete rows
-unless ``missing='impute'``, and cannot carry ``labels``.
+with ``missing='drop'``; ``missing='model'`` falls back to ``'impute'`` on them
+(a file read block by block is not fitted with missing values), with a notice
+when the sample has any; they cannot carry ``labels``.
+
+Missing values (``missing``): ``'model'`` (the default) fits the mixture on the
+incomplete rows themselves (each row's observed values; see
+:class:`gaussmix.GaussianMixture`), labels and scores them from their observed
+values, and draws them in the figures at their model-imputed values; a row with
+no observed value at all is left out (``split`` ``dropped``, no label, in
+``assignments.csv``), and counted. ``'impute'`` fills in training medians,
+``'drop'`` leaves out every incomplete row. ``method='bayes'`` fits complete
+rows only: with missing values ``'model'`` falls back to ``'impute'`` there too,
+with a notice. The summary and the report give the missing values
+(``np.isnan(X).sum()``), the rows holding them, their patterns
+(:func:`gaussmix.engine.missing.count_patterns`) and how they were handled.
 
 The folder is built whole in a private folder beside it and swapped in at the
 end (:func:`gaussmix.data.atomic.atomic_folder`): a failed, interrupted or
@@ -77,13 +101,29 @@ from ..data.atomic import atomic_folder, atomic_path, check_folder_writable, wri
 from ..data.preparation import check_can_fit, saved_row_index
 from ..data.streaming import is_large_file, open_rows, sample_indices, without_saved_index
 from ..data.tables import _select_columns
-from ..estimators import GaussianMixture, GaussianMixtureIC, SpuriousFitWarning
+from ..engine.missing import count_patterns
+from ..estimators import (
+    BayesianGaussianMixture,
+    GaussianMixture,
+    GaussianMixtureIC,
+    SpuriousFitWarning,
+)
 
 FIGURE_DPI = 100
 # Above this many features the lab's default grid leaves out EVE and VVE.
 MAX_ROTATION_FEATURES = 15
-FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion")
+FIGURE_KINDS = ("clusters", "density", "uncertainty", "criterion", "weights")
 DEFAULT_COVARIANCE_TYPES = "mclust"  # the 14 models of R mclust (E and V on one feature)
+METHODS = ("search", "bayes")
+MISSING_CHOICES = ("model", "impute", "drop")
+#: The covariance models method='bayes' fits (a closed-form variational posterior).
+BAYES_COVARIANCE_TYPES = (
+    *("full", "tied", "diag", "spherical"),
+    *("VVV", "EEE", "VVI", "VII", "EEI", "EII"),
+)
+# Iterations a variational fit may take: its lower bound creeps while unused
+# components empty, well past scikit-learn's default of 100.
+BAYES_MAX_ITER = 1000
 # Every file the lab writes: a folder holding only these is a previous lab's, replaceable.
 LAB_FILES = frozenset(
     {
@@ -91,6 +131,7 @@ LAB_FILES = frozenset(
         *(f"{kind}.png" for kind in FIGURE_KINDS),
         "model.gaussmix",
         "model-standardised.gaussmix",
+        "model-variational.gaussmix",
         "preprocessing.json",
         "assignments.csv",
         "candidates.csv",
@@ -119,14 +160,18 @@ class LabResult:
         Unit of each feature, where known.
     prepared : gaussmix.data.Prepared
         The training and test rows and the fitted preprocessing.
-    selector : GaussianMixtureIC
-        All candidates and the choice.
+    selector : GaussianMixtureIC or None
+        All candidates and the choice; None with ``method='bayes'``.
     model : GaussianMixture
-        The chosen model, on the prepared (standardised) scale.
+        The chosen model, on the prepared (standardised) scale (with
+        ``method='bayes'``: the variational fit's kept components,
+        ``variational.to_gaussian_mixture()``).
     summary : dict
         The report's numbers (also written to ``summary.json``).
     files : dict
         Name of each output (``"report"``, ``"model"``, ``"clusters"``, ...) to its path.
+    variational : BayesianGaussianMixture or None
+        With ``method='bayes'``: the variational fit, every component included.
     """
 
     source: str
@@ -134,10 +179,11 @@ class LabResult:
     feature_names: list
     units: dict
     prepared: object
-    selector: GaussianMixtureIC
+    selector: GaussianMixtureIC | None
     model: GaussianMixture
     summary: dict
     files: dict = field(default_factory=dict)
+    variational: BayesianGaussianMixture | None = None
 
 
 class _Stream(NamedTuple):
@@ -430,13 +476,33 @@ def display_model(model, prepared):
     return shown
 
 
-def _figures(selector, model, shown, prepared, names, units, out_dir):
+def _log_jacobian_rows(prepared, X):
+    """Each row's ``log`` of the standardisation's Jacobian: its observed features' log-scales.
+
+    A row's log-density in the data's units is its standardised one minus this;
+    a row with missing values is scored on its observed features only.
+    """
+    X = np.asarray(X)
+    if prepared.scaler is None:
+        return np.zeros(X.shape[0])
+    log_scale = np.log(np.asarray(prepared.scaler.scale_, dtype=np.float64))
+    return np.where(np.isnan(X), 0.0, log_scale).sum(axis=1)
+
+
+def _drawable(model, X):
+    """Rows for a figure: complete rows as they are, incomplete ones imputed by the model."""
+    return model.impute(X) if np.isnan(X).any() else X
+
+
+def _figures(selector, variational, model, shown, prepared, names, units, out_dir):
     """Draw and save the four figures; return their paths.
 
     Training and test rows are passed apart (``X`` and ``test_X``), so that the
     figures tell them apart; in the data's units up to
     :data:`gaussmix.plot.MAX_PAIR_FEATURES` features, else on the model's scale
-    (principal components of the standardised features).
+    (principal components of the standardised features). Rows with missing
+    values are drawn at their model-imputed values (:func:`_drawable`). The
+    fourth figure is the search's criteria, or the variational fit's weights.
     """
     import matplotlib
 
@@ -450,9 +516,14 @@ def _figures(selector, model, shown, prepared, names, units, out_dir):
     has_test = prepared.X_test.shape[0] > 0
     scaled = prepared.scaler is not None
     paths = {}
+    chosen = (
+        f"chosen by {selector.criterion.upper()}"
+        if selector is not None
+        else f"kept of {variational.n_components} by a variational fit"
+    )
     described = (
         f"{model.n_components}-component Gaussian mixture\n{model.covariance_type} covariance, "
-        f"chosen by {selector.criterion.upper()}"
+        f"{chosen}"
     )
     headings = {
         "clusters": "Clusters",
@@ -469,15 +540,13 @@ def _figures(selector, model, shown, prepared, names, units, out_dir):
         paths[name] = path
 
     many = n_features > plot.MAX_PAIR_FEATURES
+    train = _drawable(model, prepared.X_train)
+    test = _drawable(model, prepared.X_test) if has_test else None
     if many:
-        X, test_X = prepared.X_train, prepared.X_test if has_test else None
+        X, test_X = train, test
     else:
-        X = pd.DataFrame(prepared.inverse_transform(prepared.X_train), columns=names)
-        test_X = (
-            pd.DataFrame(prepared.inverse_transform(prepared.X_test), columns=names)
-            if has_test
-            else None
-        )
+        X = pd.DataFrame(prepared.inverse_transform(train), columns=names)
+        test_X = pd.DataFrame(prepared.inverse_transform(test), columns=names) if has_test else None
     for kind in ("clusters", "density", "uncertainty"):
         title = f"{headings[kind]}: {described}"
         if many:
@@ -497,8 +566,12 @@ def _figures(selector, model, shown, prepared, names, units, out_dir):
         )
         save(figure, kind)
     figure, ax = plt.subplots(figsize=plot.FIGURE_INCHES, layout="constrained")
-    plot.plot_criterion(selector, ax=ax)
-    save(figure, "criterion")
+    if selector is not None:
+        plot.plot_criterion(selector, ax=ax)
+        save(figure, "criterion")
+    else:
+        plot.plot_weights(variational, ax=ax)
+        save(figure, "weights")
     return paths
 
 
@@ -508,13 +581,15 @@ def _assignments_frame(model, prepared, n_rows):
     ``log_density_data_units`` is the density of the row in the data's own
     units, what ``gaussmix score model.gaussmix`` gives on the raw row; with
     standardisation ``log_density_standardised`` is the fitted model's, on the
-    scale it was fitted on (larger by ``sum(log(scale))``).
+    scale it was fitted on (larger by the sum of the log-scales of the row's
+    observed features). A row with missing values is scored and labelled on
+    its observed features (``missing='model'``); rows left out (``dropped``:
+    by ``missing='drop'``, or with no observed value) have no label.
     """
     import pandas as pd
 
     n_components = model.n_components
     scaled = prepared.scaler is not None
-    log_jacobian = float(np.sum(np.log(prepared.scaler.scale_))) if scaled else 0.0
     frame = pd.DataFrame({"row": np.arange(n_rows), "split": "dropped"})
     frame["label"] = pd.array([pd.NA] * n_rows, dtype="Int64")
     frame["log_density_data_units"] = np.nan
@@ -532,7 +607,7 @@ def _assignments_frame(model, prepared, n_rows):
         frame.loc[index, "split"] = split
         frame.loc[index, "label"] = proba.argmax(axis=1)
         log_density = model.score_samples(X)
-        frame.loc[index, "log_density_data_units"] = log_density - log_jacobian
+        frame.loc[index, "log_density_data_units"] = log_density - _log_jacobian_rows(prepared, X)
         if scaled:
             frame.loc[index, "log_density_standardised"] = log_density
         frame.loc[index, "uncertainty"] = 1.0 - proba.max(axis=1)
@@ -573,6 +648,23 @@ def _write_assignments_by_block(path, model, prepared, stream):
             frame.to_csv(handle, index=False, header=start == 0, chunksize=8192)
 
 
+def _missing_text(pre) -> str:
+    """How the missing values were handled, in a few words (summary's ``preprocessing``)."""
+    rows = pre["rows_with_missing"]
+    if not rows:
+        return "no missing values"
+    values = pre.get("values_missing")
+    counted = f"{values} missing values in {rows} rows" if values is not None else f"{rows} rows"
+    if pre["missing"] == "model":
+        without = pre.get("rows_without_values", pre["rows_dropped"])
+        return f"{counted}, fitted by the model on the observed values" + (
+            f" ({without} with no observed value left out)" if without else ""
+        )
+    if pre["missing"] == "impute":
+        return f"{counted}, {pre['values_imputed']} values imputed with training medians"
+    return f"{counted}, {pre['rows_dropped']} rows dropped"
+
+
 def _model_description(model):
     return (
         f"{model.n_components} component{'s' if model.n_components != 1 else ''}, "
@@ -591,13 +683,14 @@ def run_lab(
     covariance_types=DEFAULT_COVARIANCE_TYPES,
     criterion="bic",
     scale=True,
-    missing="drop",
+    missing="model",
     test_size=0.25,
     random_state=0,
     n_init=5,
     n_jobs=-1,
     progress=False,
     force=False,
+    method="search",
 ):
     """Run the whole workflow and write its outputs into ``out_dir``.
 
@@ -631,10 +724,16 @@ def run_lab(
         its free parameters and the standardisation (see :func:`display_model`).
     scale : bool, default=True
         Standardise the features (on the training rows' means and deviations).
-    missing : {'drop', 'impute'}, default='drop'
-        Rows with missing values: leave them out, or fill in training medians.
-        Dropping is the default because imputed values repeat exactly, and a
-        mixture can spend a component on such a spike of repeated values.
+    missing : {'model', 'impute', 'drop'}, default='model'
+        Missing values (NaN, or an empty field of a file): ``'model'`` fits the
+        mixture on the incomplete rows (their observed values) and imputes
+        from the model where a figure needs complete rows; ``'impute'`` fills
+        in training medians (imputed values repeat exactly, and a mixture can
+        spend a component on such a spike); ``'drop'`` leaves out every row
+        with a missing value. With ``'model'`` a row with no observed value is
+        left out (no label in ``assignments.csv``). ``'model'`` falls back to
+        ``'impute'``, with a notice, on a file read block by block and with
+        ``method='bayes'``.
     test_size : float, default=0.25
         Fraction of rows held out as the test set (0 for none).
     random_state : int, default=0
@@ -651,6 +750,19 @@ def run_lab(
         Replace ``out_dir`` even when it holds files the lab did not write
         (they are removed with it). A data file inside ``out_dir`` is refused
         even so.
+    method : {'search', 'bayes'}, default='search'
+        ``'search'``: choose a model by ``criterion`` over ``n_components`` x
+        ``covariance_types``. ``'bayes'``: fit one
+        :class:`gaussmix.BayesianGaussianMixture` with as many components as
+        the largest of ``n_components`` (9 by default) under a Dirichlet-process
+        prior on the weights, ``n_init`` starts and up to
+        :data:`BAYES_MAX_ITER` iterations, and keep the components that explain
+        more than 1% of the training rows (``to_gaussian_mixture()``): the
+        figures, assignments and model files are those of the kept mixture,
+        ``weights.png`` shows every component's share, and the report says how
+        many the data kept. Its covariance model: ``'full'`` unless
+        ``covariance_types`` names one of :data:`BAYES_COVARIANCE_TYPES`
+        (``criterion`` is not used).
 
     Returns
     -------
@@ -667,11 +779,44 @@ def run_lab(
         When ``out_dir`` cannot be written; both before any work.
     """
     started = time.perf_counter()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if missing not in MISSING_CHOICES:
+        raise ValueError(
+            f"missing must be one of {', '.join(map(repr, MISSING_CHOICES))}, got {missing!r}"
+        )
+    counts = range(1, int(n_components) + 1) if np.ndim(n_components) == 0 else list(n_components)
+    bayes_covariance = None
+    if method == "bayes":
+        bayes_covariance = _bayes_covariance(covariance_types)
     _check_out_dir(out_dir, data, force)
+    requested_missing = missing
+    large = data is not None and is_large_file(data)
+    if large and missing == "model":
+        missing = "impute"  # a file read block by block is not fitted with missing values
     loaded = _load(dataset, data, columns, labels, missing, random_state)
     X = loaded.X
+    has_missing = bool(np.isnan(X).any())
+    if requested_missing == "model" and missing == "impute" and has_missing:
+        loaded = _with_notice(
+            loaded,
+            "missing values filled in with training medians (missing='impute'): a file read "
+            "block by block is not fitted with missing values (missing='model')",
+        )
+    if method == "bayes" and missing == "model" and has_missing:
+        missing = "impute"
+        loaded = _with_notice(
+            loaded,
+            "missing values filled in with training medians (missing='impute'): the "
+            "variational fit (method='bayes') needs complete rows; missing='model' is for "
+            "the search",
+        )
     left_out = {}
-    if covariance_types == DEFAULT_COVARIANCE_TYPES and X.shape[1] > MAX_ROTATION_FEATURES:
+    if (
+        method == "search"
+        and covariance_types == DEFAULT_COVARIANCE_TYPES
+        and X.shape[1] > MAX_ROTATION_FEATURES
+    ):
         # EVE and VVE fit one D x D rotation shared by all components, by Newton
         # steps over D (D - 1) / 2 angles: past a few dozen angles a grid of them
         # takes minutes. They are one --covariance away.
@@ -692,22 +837,12 @@ def run_lab(
         random_state=random_state,
         feature_names=loaded.names,
     )
-    counts = range(1, int(n_components) + 1) if np.ndim(n_components) == 0 else list(n_components)
-    check_can_fit(prepared.X_train, counts, covariance_types, loaded.names)
-    with warnings.catch_warnings(), workers_end_with_parent():
-        # Spurious candidates are counted in the summary and marked in the report.
-        warnings.simplefilter("ignore", SpuriousFitWarning)
-        selector = GaussianMixtureIC(
-            n_components=n_components,
-            covariance_types=covariance_types,
-            criterion=criterion,
-            n_init=n_init,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            progress=progress,
-        ).fit(prepared.X_train)
     settings = {
+        "method": method,
         "missing": missing,
+        "missing_requested": requested_missing,
+        "missing_patterns": count_patterns(X),
+        "rows_without_values": int(np.isnan(X).all(axis=1).sum()),
         "test_size": test_size,
         "random_state": random_state,
         "n_init": n_init,
@@ -715,14 +850,72 @@ def run_lab(
         "left_out": left_out,
         "labels": labels,
     }
-    model, n_refit_rows = selector.best_estimator_, None
+    selector = variational = None
+    if method == "search":
+        check_can_fit(prepared.X_train, counts, covariance_types, loaded.names)
+        with warnings.catch_warnings(), workers_end_with_parent():
+            # Spurious candidates are counted in the summary and marked in the report.
+            warnings.simplefilter("ignore", SpuriousFitWarning)
+            selector = GaussianMixtureIC(
+                n_components=n_components,
+                covariance_types=covariance_types,
+                criterion=criterion,
+                n_init=n_init,
+                random_state=random_state,
+                n_jobs=n_jobs,
+                progress=progress,
+            ).fit(prepared.X_train)
+        model = selector.best_estimator_
+    else:
+        n_max = max(counts)
+        check_can_fit(prepared.X_train, [1], [bayes_covariance], loaded.names)
+        variational = BayesianGaussianMixture(
+            n_components=n_max,
+            covariance_type=bayes_covariance,
+            weight_concentration_prior_type="dirichlet_process",
+            n_init=n_init,
+            max_iter=BAYES_MAX_ITER,
+            random_state=random_state,
+        ).fit(prepared.X_train)
+        model = variational.to_gaussian_mixture()
+    n_refit_rows = None
     if loaded.stream is not None:
         model, n_refit_rows = _refit_on_all_rows(model, loaded, prepared)
     settings["model"], settings["n_refit_rows"] = model, n_refit_rows
+    settings["variational"] = variational
     with atomic_folder(out_dir, replaceable=None if force else LAB_FILES) as private:
         result = _write_outputs(private, started, selector, prepared, loaded, settings)
     result.files = {name: Path(out_dir) / path.name for name, path in result.files.items()}
     return result
+
+
+def _bayes_covariance(covariance_types):
+    """The one covariance model ``method='bayes'`` fits: ``'full'`` unless one is named."""
+    if covariance_types in (DEFAULT_COVARIANCE_TYPES, "scikit-learn"):
+        return "full"
+    names = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
+    supported = ", ".join(BAYES_COVARIANCE_TYPES)
+    if len(names) != 1:
+        raise ValueError(
+            f"method='bayes' (--method bayes) fits one covariance model, got {len(names)} "
+            f"({', '.join(map(str, names))}): name one of {supported}"
+        )
+    (name,) = names
+    if name in ("V", "E"):  # one feature: the variational V and E are VVV and EEE there
+        return {"V": "full", "E": "tied"}[name]
+    if name not in BAYES_COVARIANCE_TYPES:
+        raise ValueError(
+            f"method='bayes' (--method bayes) cannot fit {name!r} covariance: its variational "
+            f"posterior has no closed form; name one of {supported}"
+        )
+    return name
+
+
+def _with_notice(loaded, notice):
+    """``loaded`` with one more notice, in its description too."""
+    return loaded._replace(
+        notices=(*loaded.notices, notice), description=f"{loaded.description}; {notice}"
+    )
 
 
 def _check_out_dir(out_dir, data, force) -> None:
@@ -811,12 +1004,17 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
 
     from .report import render_report
 
+    variational = settings.get("variational")
     train_labels = model.predict(prepared.X_train)
-    # A density in the data's units is the standardised one divided by prod(scale).
-    log_jacobian = (
-        float(np.sum(np.log(prepared.scaler.scale_))) if prepared.scaler is not None else 0.0
-    )
+    # A density in the data's units is the standardised one divided by the product of
+    # the scales of the row's observed features (all of them for a complete row).
+    jacobian_train = _log_jacobian_rows(prepared, prepared.X_train)
+    jacobian_test = _log_jacobian_rows(prepared, prepared.X_test)
+    log_jacobian = float(jacobian_train.mean()) if jacobian_train.size else 0.0
+    test_jacobian = float(jacobian_test.mean()) if jacobian_test.size else 0.0
     sizes = np.bincount(train_labels, minlength=model.n_components)
+    train_score = float(model.score(prepared.X_train))
+    test_score = float(model.score(prepared.X_test)) if has_test else None
     summary = {
         "gaussmix_version": __version__,
         "source": source,
@@ -825,8 +1023,13 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
         "n_features": len(names),
         "feature_names": names,
         "units": units,
+        "method": settings["method"],
         "preprocessing": {
             "missing": settings["missing"],
+            "missing_requested": settings["missing_requested"],
+            "values_missing": int(prepared.n_values_missing),
+            "missing_patterns": int(settings["missing_patterns"]),
+            "rows_without_values": int(settings["rows_without_values"]),
             "rows_with_missing": int(prepared.n_rows_with_missing),
             "values_imputed": int(prepared.n_values_imputed),
             "rows_dropped": int(prepared.n_rows_dropped),
@@ -835,15 +1038,6 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             "n_train": int(prepared.X_train.shape[0]),
             "n_test": int(prepared.X_test.shape[0]),
             "random_state": settings["random_state"],
-        },
-        "search": {
-            "criterion": settings["criterion"],
-            "n_components": [int(k) for k in sorted(set(selector.results_["n_components"]))],
-            "covariance_types": list(dict.fromkeys(selector.results_["covariance_type"])),
-            "n_candidates": len(selector.results_["bic"]),
-            "n_spurious": int(np.sum(selector.results_["spurious"])),
-            "n_init": settings["n_init"],
-            "left_out": settings["left_out"],
         },
         "model": {
             "n_components": int(model.n_components),
@@ -860,19 +1054,45 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             "bic": float(model.bic(prepared.X_train)),
             "aic": float(model.aic(prepared.X_train)),
             "icl": float(model.icl(prepared.X_train)),
-            "mean_log_likelihood": float(model.score(prepared.X_train)),
-            "mean_log_likelihood_data_units": float(model.score(prepared.X_train)) - log_jacobian,
+            "mean_log_likelihood": train_score,
+            "mean_log_likelihood_data_units": train_score - log_jacobian,
         },
         "test": {
-            "mean_log_likelihood": float(model.score(prepared.X_test)) if has_test else None,
-            "mean_log_likelihood_data_units": float(model.score(prepared.X_test)) - log_jacobian
-            if has_test
-            else None,
+            "mean_log_likelihood": test_score,
+            "mean_log_likelihood_data_units": test_score - test_jacobian if has_test else None,
         },
         # Log-likelihoods without a suffix are on the scale the model was fitted on.
         "log_likelihood_scale": "standardised" if prepared.scaler is not None else "data units",
         "notices": list(loaded.notices),
     }
+    if selector is not None:
+        summary["search"] = {
+            "criterion": settings["criterion"],
+            "n_components": [int(k) for k in sorted(set(selector.results_["n_components"]))],
+            "covariance_types": list(dict.fromkeys(selector.results_["covariance_type"])),
+            "n_candidates": len(selector.results_["bic"]),
+            "n_spurious": int(np.sum(selector.results_["spurious"])),
+            "n_init": settings["n_init"],
+            "left_out": settings["left_out"],
+        }
+    if variational is not None:
+        from ..plot import EFFECTIVE_WEIGHT, component_shares
+
+        summary["variational"] = {
+            "n_components": int(variational.n_components),
+            "effective_n_components": int(variational.effective_n_components_),
+            "covariance_type": variational.covariance_type,
+            "weight_concentration_prior_type": variational.weight_concentration_prior_type,
+            "weight_concentration_prior": float(variational.weight_concentration_prior_),
+            "threshold": EFFECTIVE_WEIGHT,
+            "shares": [float(v) for v in component_shares(variational)],
+            "weights": [float(w) for w in variational.weights_],
+            "converged": bool(variational.converged_),
+            "n_iter": int(variational.n_iter_),
+            "max_iter": int(variational.max_iter),
+            "n_init": settings["n_init"],
+            "lower_bound": float(variational.lower_bound_),
+        }
     if loaded.stream is not None:
         # Everything above but n_rows is of the sample; the model is the refit's.
         summary["sample"] = {
@@ -904,7 +1124,13 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
 
     # Figures in the data's units: the imputed rows mapped back through the scaler.
     shown = display_model(model, prepared)
-    files = _figures(selector, model, shown, prepared, names, units, out_dir)
+    if prepared.scaler is not None and np.isnan(prepared.X_train).any():
+        # Incomplete training rows: the mean of each row's own Jacobian (the scales of
+        # its observed features), not every feature's, as display_model assumes.
+        shift = float(np.sum(np.log(prepared.scaler.scale_))) - log_jacobian
+        shown.lower_bound_ = float(shown.lower_bound_) + shift
+        shown.lower_bounds_ = [float(value) + shift for value in shown.lower_bounds_]
+    files = _figures(selector, variational, model, shown, prepared, names, units, out_dir)
 
     # The chosen model in the data's units (usable on raw rows by `gaussmix predict`),
     # and as fitted, on the standardised scale of preprocessing.json.
@@ -912,6 +1138,9 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
     shown.save(files["model"])
     files["model_standardised"] = out_dir / "model-standardised.gaussmix"
     model.save(files["model_standardised"])
+    if variational is not None:
+        files["model_variational"] = out_dir / "model-variational.gaussmix"
+        variational.save(files["model_variational"])
     files["preprocessing"] = out_dir / "preprocessing.json"
     write_text(files["preprocessing"], json.dumps(_preprocessing(prepared, names), indent=2))
     files["assignments"] = out_dir / "assignments.csv"
@@ -920,9 +1149,10 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
             _assignments_frame(model, prepared, prepared.n_rows).to_csv(temporary, index=False)
         else:
             _write_assignments_by_block(temporary, model, prepared, loaded.stream)
-    files["candidates"] = out_dir / "candidates.csv"
-    with atomic_path(files["candidates"]) as temporary:
-        selector.results_frame().to_csv(temporary, index=False)
+    if selector is not None:
+        files["candidates"] = out_dir / "candidates.csv"
+        with atomic_path(files["candidates"]) as temporary:
+            selector.results_frame().to_csv(temporary, index=False)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     files["summary"] = out_dir / "summary.json"
     write_text(files["summary"], json.dumps(summary, indent=2))
@@ -936,6 +1166,7 @@ def _write_outputs(out_dir, started, selector, prepared, loaded, settings):
         model=model,
         summary=summary,
         files=files,
+        variational=variational,
     )
     files["report"] = out_dir / "report.html"
     write_text(files["report"], render_report(result))
@@ -949,8 +1180,13 @@ def _preprocessing(prepared, names):
         "impute_medians": None if imputer is None else [float(v) for v in imputer.statistics_],
         "scale_means": None if scaler is None else [float(v) for v in scaler.mean_],
         "scale_deviations": None if scaler is None else [float(v) for v in scaler.scale_],
-        "note": "the model works on (x - scale_means) / scale_deviations, missing values "
-        "replaced by impute_medians first",
+        "missing": prepared.missing,
+        "note": "the model works on (x - scale_means) / scale_deviations, "
+        + (
+            "missing values kept (NaN): the model scores a row on its observed features"
+            if prepared.missing == "model"
+            else "missing values replaced by impute_medians first"
+        ),
     }
 
 
@@ -967,15 +1203,24 @@ def format_summary(result: LabResult) -> str:
     """
     s = result.summary
     pre = s["preprocessing"]
+    if "search" in s:
+        how = (
+            f"search: {s['search']['n_candidates']} candidates by "
+            f"{s['search']['criterion'].upper()} ({s['search']['n_spurious']} spurious, excluded)"
+        )
+    else:
+        bayes = s["variational"]
+        how = (
+            f"variational fit (method bayes): the data kept {bayes['effective_n_components']} "
+            f"of {bayes['n_components']} components (more than {bayes['threshold']:.0%} of the "
+            "training rows each)"
+        )
     lines = [
         f"data: {s['source']} ({s['description']}), {s['n_rows']} rows x "
         f"{s['n_features']} features: {', '.join(s['feature_names'])}",
         f"prepared: {pre['n_train']} train / {pre['n_test']} test rows; "
-        f"{pre['rows_with_missing']} rows with missing values "
-        f"({pre['values_imputed']} values imputed, {pre['rows_dropped']} rows dropped); "
-        f"{'standardised' if pre['scaled'] else 'not scaled'}",
-        f"search: {s['search']['n_candidates']} candidates by {s['search']['criterion'].upper()}"
-        f" ({s['search']['n_spurious']} spurious, excluded)",
+        f"{_missing_text(pre)}; {'standardised' if pre['scaled'] else 'not scaled'}",
+        how,
         f"chosen: {_model_description(result.model)}, {s['model']['n_parameters']} free "
         f"parameters; BIC {s['train']['bic']:.2f}, "
         f"AIC {s['train']['aic']:.2f}, ICL {s['train']['icl']:.2f}",
