@@ -301,7 +301,9 @@ def test_user_file_with_missing_values_is_imputed_or_dropped(tmp_path):
     assert imputed.summary["preprocessing"]["values_imputed"] == 3
     assert imputed.summary["preprocessing"]["rows_dropped"] == 0
     assert imputed.summary["model"]["n_components"] == 2
-    dropped = run_lab(data=path, out_dir=tmp_path / "dropped", n_components=range(1, 4))
+    dropped = run_lab(
+        data=path, out_dir=tmp_path / "dropped", n_components=range(1, 4), missing="drop"
+    )
     assert dropped.summary["preprocessing"]["rows_dropped"] == 3
     table = pd.read_csv(tmp_path / "dropped" / "assignments.csv")
     assert (table["split"] == "dropped").sum() == 3
@@ -934,12 +936,12 @@ def streamed_lab(monkeypatch):
     monkeypatch.setattr("gaussmix.lab.workflow.ASSIGNMENT_BLOCK_ROWS", 1000)
 
 
-@pytest.mark.parametrize("missing", ["drop", "impute"])
+@pytest.mark.parametrize("missing", ["drop", "impute", "model"])
 def test_lab_on_a_large_file_searches_a_sample_and_refits_on_all_rows(
     tmp_path, streamed_lab, missing
 ):
     data = tmp_path / "big.parquet"
-    frame = _two_clusters_file(data, holes=missing == "impute")
+    frame = _two_clusters_file(data, holes=missing != "drop")
     result = run_lab(
         data=data,
         out_dir=tmp_path / "out",
@@ -956,6 +958,10 @@ def test_lab_on_a_large_file_searches_a_sample_and_refits_on_all_rows(
     assert prepared.n_rows == 2000 and prepared.X_test.shape[0] == 500
     assert sample["refit_n_rows"] == 6000 - 500
     assert any("seeded sample of 2,000" in notice for notice in summary["notices"])
+    # missing='model' falls back to imputing: a file read block by block is fitted complete.
+    assert summary["preprocessing"]["missing"] == ("drop" if missing == "drop" else "impute")
+    fell_back = [notice for notice in summary["notices"] if "not fitted with missing" in notice]
+    assert len(fell_back) == (missing == "model")
     report = (tmp_path / "out" / "report.html").read_text()
     assert "a seeded sample of 2,000 of the 6,000 rows" in report
     assert "refitted on 5,500 rows" in report
@@ -1000,7 +1006,168 @@ def test_lab_on_a_large_file_with_missing_values_asks_to_impute(tmp_path, stream
     data = tmp_path / "big.parquet"
     _two_clusters_file(data, holes=True)
     with pytest.raises(ValueError, match=r"missing='impute' \(--missing impute\)"):
-        run_lab(data=data, out_dir=tmp_path / "out", n_components=[2], n_jobs=1)
+        run_lab(data=data, out_dir=tmp_path / "out", n_components=[2], n_jobs=1, missing="drop")
     with pytest.raises(ValueError, match="labels"):
         run_lab(data=data, out_dir=tmp_path / "out", labels="a", n_jobs=1)
     assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------- missing='model'
+@pytest.fixture(scope="module")
+def incomplete_lab(tmp_path_factory):
+    """`gaussmix lab` (its default --missing model) on two clusters with holes and an empty row."""
+    folder = tmp_path_factory.mktemp("incomplete")
+    rng = np.random.RandomState(3)
+    X = np.vstack([rng.normal([-3, 0, 2], 1, (90, 3)), rng.normal([3, 2, -2], 1, (90, 3))])
+    X[rng.random_sample(X.shape) < 0.12] = np.nan
+    X[[5, 100]] = np.nan  # rows with no observed value
+    X[X[:, 0] > 0, 2] *= 10.0  # other scales per feature: the Jacobian matters
+    data = folder / "holes.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(data, index=False)
+    out = folder / "out"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main(
+            [
+                "lab", "--data", str(data), "--components", "1-3", "--covariance", "VVV,VVI",
+                "--n-init", "1", "--jobs", "1", "--no-progress", "--out", str(out),
+            ]
+        )  # fmt: skip
+    assert status == 0, stderr.getvalue()
+    return {"X": X, "data": data, "out": out, "stdout": stdout.getvalue()}
+
+
+def test_missing_model_assigns_every_row_and_counts_the_missing_values(incomplete_lab):
+    X, out = incomplete_lab["X"], incomplete_lab["out"]
+    summary = json.loads((out / "summary.json").read_text())
+    pre = summary["preprocessing"]
+    empty = np.isnan(X).all(axis=1)
+    assert pre["missing"] == pre["missing_requested"] == "model"
+    assert pre["values_missing"] == int(np.isnan(X).sum())
+    assert pre["rows_with_missing"] == int(np.isnan(X).any(axis=1).sum())
+    assert pre["missing_patterns"] == len({tuple(row) for row in np.isnan(X)})
+    assert pre["rows_without_values"] == pre["rows_dropped"] == int(empty.sum()) == 2
+    assert pre["n_train"] + pre["n_test"] == len(X) - 2
+    assert summary["model"]["n_components"] == 2
+
+    assignments = pd.read_csv(out / "assignments.csv")
+    assert assignments["row"].tolist() == list(range(len(X)))
+    assert assignments.loc[empty, "split"].eq("dropped").all()
+    assert assignments.loc[empty, "label"].isna().all()
+    assert assignments.loc[~empty, "label"].notna().all()
+
+    # Labels and densities of incomplete rows: the models' own, on their observed values;
+    # in the data's units, model.gaussmix's on the raw rows (each row's own Jacobian).
+    shown = gaussmix.load(out / "model.gaussmix")
+    raw = pd.DataFrame(X[~empty], columns=["a", "b", "c"])
+    np.testing.assert_allclose(
+        assignments.loc[~empty, "log_density_data_units"], shown.score_samples(raw), rtol=1e-9
+    )
+    np.testing.assert_array_equal(assignments.loc[~empty, "label"], shown.predict(raw))
+    standardised = gaussmix.load(out / "model-standardised.gaussmix")
+    prep = json.loads((out / "preprocessing.json").read_text())
+    assert prep["missing"] == "model" and prep["impute_medians"] is None
+    z = (X[~empty] - prep["scale_means"]) / prep["scale_deviations"]
+    np.testing.assert_allclose(
+        assignments.loc[~empty, "log_density_standardised"], standardised.score_samples(z)
+    )
+
+    stdout = incomplete_lab["stdout"]
+    assert f"{pre['values_missing']} missing values in {pre['rows_with_missing']} rows" in stdout
+    page = (out / "report.html").read_text()
+    assert (
+        f"{pre['values_missing']} values missing in {pre['rows_with_missing']} rows "
+        f"({pre['missing_patterns']} distinct patterns"
+    ) in page
+    assert "2 rows with no observed value left out" in page
+    assert "model-imputed values" in page
+
+
+def test_missing_model_figures_draw_imputed_rows(incomplete_lab):
+    out = incomplete_lab["out"]
+    for name in FIGURES:
+        pixels = matplotlib.image.imread(out / f"{name}.png")
+        assert pixels[..., :3].std() > 0.05
+
+
+# ----------------------------------------------------------------------------- method='bayes'
+@pytest.fixture(scope="module")
+def bayes_lab(tmp_path_factory):
+    """`gaussmix lab --method bayes` on three well-separated clusters (9 components offered)."""
+    from sklearn.datasets import make_blobs
+
+    folder = tmp_path_factory.mktemp("bayes")
+    X, truth = make_blobs(
+        300, 2, centers=[[-6, 0], [0, 6], [6, 0]], cluster_std=0.8, random_state=1
+    )
+    data = folder / "blobs.csv"
+    pd.DataFrame(X, columns=["a", "b"]).to_csv(data, index=False)
+    out = folder / "out"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main(
+            ["lab", "--data", str(data), "--method", "bayes", "--n-init", "2", "--no-progress",
+             "--out", str(out)]
+        )  # fmt: skip
+    assert status == 0, stderr.getvalue()
+    return {"X": X, "truth": truth, "out": out, "stdout": stdout.getvalue()}
+
+
+def test_bayes_keeps_the_three_clusters_and_says_so(bayes_lab):
+    out = bayes_lab["out"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "bayes" and "search" not in summary
+    bayes = summary["variational"]
+    assert bayes["n_components"] == 9 and bayes["effective_n_components"] == 3
+    assert bayes["covariance_type"] == "full"
+    assert bayes["weight_concentration_prior_type"] == "dirichlet_process"
+    assert sum(share > bayes["threshold"] for share in bayes["shares"]) == 3
+    assert summary["model"]["n_components"] == 3
+    assert "the data kept 3 of 9 components" in (out / "report.html").read_text()
+    assert "the data kept 3 of 9 components" in bayes_lab["stdout"]
+
+    variational = gaussmix.load(out / "model-variational.gaussmix")
+    assert isinstance(variational, gaussmix.BayesianGaussianMixture)
+    assert variational.n_components == 9 and variational.effective_n_components_ == 3
+    kept = variational.to_gaussian_mixture()
+    standardised = gaussmix.load(out / "model-standardised.gaussmix")
+    np.testing.assert_allclose(standardised.means_, kept.means_)
+    assignments = pd.read_csv(out / "assignments.csv")
+    assert len(assignments) == 300 and list(assignments.columns[-3:]) == ["p0", "p1", "p2"]
+    assert adjusted_rand_score(bayes_lab["truth"], assignments["label"]) > 0.99
+
+
+def test_bayes_draws_the_weights_instead_of_the_criterion(bayes_lab):
+    out = bayes_lab["out"]
+    assert not (out / "criterion.png").exists() and not (out / "candidates.csv").exists()
+    pixels = matplotlib.image.imread(out / "weights.png")
+    width, height = (round(side * FIGURE_DPI) for side in FIGURE_INCHES)
+    assert pixels.shape[:2] == (height, width)
+    page = (out / "report.html").read_text()
+    encoded = base64.b64encode((out / "weights.png").read_bytes()).decode("ascii")
+    assert f"data:image/png;base64,{encoded}" in page
+    assert "Candidates" not in page
+
+
+def test_bayes_refuses_covariance_models_it_cannot_fit(tmp_path):
+    with pytest.raises(ValueError, match="cannot fit 'VEV' covariance"):
+        run_lab(out_dir=tmp_path / "out", method="bayes", covariance_types=["VEV"])
+    with pytest.raises(ValueError, match="fits one covariance model, got 2"):
+        run_lab(out_dir=tmp_path / "out", method="bayes", covariance_types=["VVV", "EII"])
+    with pytest.raises(ValueError, match="method must be one of"):
+        run_lab(out_dir=tmp_path / "out", method="vb")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bayes_on_missing_values_imputes_with_a_notice(tmp_path):
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(-4, 1, (60, 2)), rng.normal(4, 1, (60, 2))])
+    X[[3, 70], 1] = np.nan
+    path = tmp_path / "holes.csv"
+    pd.DataFrame(X, columns=["a", "b"]).to_csv(path, index=False)
+    result = run_lab(data=path, out_dir=tmp_path / "out", method="bayes", n_components=4, n_init=1)
+    pre = result.summary["preprocessing"]
+    assert pre["missing"] == "impute" and pre["missing_requested"] == "model"
+    assert pre["values_imputed"] == 2
+    assert any("needs complete rows" in notice for notice in result.summary["notices"])
+    assert "model-variational.gaussmix" in {path.name for path in result.files.values()}
