@@ -138,6 +138,11 @@ LAB_FILES = frozenset(
         "summary.json",
     }
 )
+# Written by one method only: the rest of LAB_FILES by both.
+METHOD_FILES = {
+    "search": frozenset({"criterion.png", "candidates.csv"}),
+    "bayes": frozenset({"weights.png", "model-variational.gaussmix"}),
+}
 # How often a search worker checks that the lab that started it still runs.
 PARENT_CHECK_SECONDS = 0.2
 #: Rows of a file too large for memory that the lab prepares, searches and draws.
