@@ -290,3 +290,41 @@ def test_conditional_moments_equal_brute_force_and_count_patterns():
     np.testing.assert_allclose(variance, second - mean**2, atol=1e-10)
     assert count_patterns(X_missing) == 7
     assert full_covariances_of(model, params.covariances, 2, 3).shape == (2, 3, 3)
+
+
+@pytest.mark.parametrize("name", ["full", "diag", "tied"])
+def test_many_patterns_of_many_missing_values_equal_brute_force(name):
+    # Six features, a third missing: rows miss up to five values, in dozens of
+    # patterns met chunk by chunk (pattern tables grow mid-pass) by two threads;
+    # the second pass finds every pattern known and builds the tables at once.
+    rng = np.random.default_rng(5)
+    n_features = 6
+    mixing = rng.normal(size=(n_features, n_features)) * 0.4 + np.eye(n_features)
+    labels = rng.integers(0, N_COMPONENTS, 150)
+    X = rng.standard_normal((150, n_features)) @ mixing + 2.0 * labels[:, None]
+    mask = rng.random(X.shape) < 0.35
+    mask[mask.all(axis=1), 0] = False
+    X_missing = np.where(mask, np.nan, X)
+    assert np.bincount(mask.sum(axis=1)).size >= 5
+    model = COVARIANCE_MODELS[name]
+    params = _params(name, X)
+    log_prob, resp, x_hat, c_hat = _brute_force(X_missing, params, model)
+    centre = np.nanmean(X_missing, axis=0)
+    shifted = x_hat - centre
+    second = np.einsum("nk,knd,kne->kde", resp, shifted, shifted) + np.einsum(
+        "nk,knde->kde", resp, c_hat
+    )
+    missing_model = MissingValues(model)
+    with _backend(X_missing, rows_per_chunk=7) as backend:
+        for _ in range(2):
+            stats = e_step_statistics(backend, missing_model, params, centre)
+            np.testing.assert_allclose(stats.log_likelihood, log_prob.sum(), rtol=1e-10)
+            np.testing.assert_allclose(stats.nk, resp.sum(axis=0), rtol=1e-10)
+            np.testing.assert_allclose(
+                stats.first, np.einsum("nk,knd->kd", resp, shifted), rtol=1e-9, atol=1e-10
+            )
+            np.testing.assert_allclose(
+                stats.second, model_second(model, second), rtol=1e-9, atol=1e-10
+            )
+        mine = score_rows(backend, missing_model, params, centre)
+    np.testing.assert_allclose(mine, log_prob, rtol=1e-10, atol=1e-10)

@@ -4,16 +4,27 @@ Ghahramani & Jordan (1994), "Supervised learning from incomplete data via an EM
 approach". For a row with observed coordinates ``o`` and missing ``m``:
 
 - the E-step uses each component's marginal over ``o``, ``N(x_o | mu_o, S_oo)``,
-  a full-covariance Gaussian whatever the covariance model; so the rows of one
-  *missingness pattern* are scored by the registry's ``'full'`` chunk kernel
-  (``COVARIANCE_MODELS['VVV']``) run on the observed sub-matrices;
+  a full-covariance Gaussian whatever the covariance model;
 - the M-step uses, per component, the conditional mean of the missing block
-  ``x^_m = mu_m + B (x_o - mu_o)`` with ``B = S_mo inv(S_oo)``, and its
-  conditional covariance ``C = S_mm - B S_om``: the full statistics
-  ``sum_i r_ik x^_ik`` and ``sum_i r_ik (x^_ik x^_ik' + C_ik)``. These are linear
-  in the pattern's observed statistics ``(n_k, sum r x_o, sum r x_o x_o')``,
-  which the ``'full'`` kernel's ``moments`` gives, so each pattern costs one
-  kernel call and a few ``K x D x D`` products, not a per-row loop.
+  ``x^_m = mu_m + S_mo inv(S_oo) (x_o - mu_o)`` and its conditional covariance
+  ``C = S_mm - S_mo inv(S_oo) S_om``: the full statistics ``sum_i r_ik x^_ik``
+  and ``sum_i r_ik (x^_ik x^_ik' + C_ik)``.
+
+Both come from the precision ``L = inv(S)`` of the whole row (Schur
+complements, see :func:`fill_log_prob`): with the missing entries set to the
+data centre, the row is scored by the registry's ``'full'`` chunk kernel
+(``COVARIANCE_MODELS['VVV']``) as if complete, and corrected by a solve with
+``L_mm``, of the order of the number of missing entries (mostly 1-3). So a
+chunk costs the complete-data kernels on the zero-filled rows, one small GEMM
+per feature over the entries missing it, and element-wise work per missing
+entry, batched over rows and components whatever their patterns: a pattern
+seen once costs what a common one does. ``inv(L_mm)`` and ``log det L_mm`` are
+the precision's diagonal for one missing entry and otherwise come from tables
+per pattern (:class:`_Tables`), built per EM iteration in batches for all
+patterns met so far (:class:`_Registry`, kept by the adapter: patterns belong
+to the data). Everything runs in float64 (the per-entry corrections subtract
+the zero-filled score's excess), the log-densities are returned in the data's
+dtype.
 
 The full ``D x D`` statistics are then turned into the covariance model's own
 statistic (:func:`model_second`: the packed triangle, the diagonal, the trace,
@@ -21,20 +32,14 @@ or the sum over components for a shared covariance), so every model's M-step
 runs unchanged on them, and statistics stay additive: every backend works.
 
 All of this lives in :class:`MissingValues`, a covariance model over incomplete
-rows that wraps a registered one: it runs the wrapped model's kernels on a
-chunk's complete rows, the ``'full'`` kernel on each pattern's rows, and
-delegates everything else (M-step, parameter count, storage). Handing it to the
-unchanged passes and EM loop (:mod:`gaussmix.engine.passes`,
-:func:`gaussmix.engine.em.run_em`) gives EM on incomplete data, observed-data
-log-likelihoods (``score_rows``, ``likelihood_and_entropy``) and labels. Data
-without NaN never meet it: the estimators dispatch once, at validation, and
-complete data take the wrapped model's path unchanged.
-
-Patterns are found per chunk (a chunk may mix them): the observed mask packed
-to bits, one ``np.unique`` over the packed rows. Each pattern's marginal and
-conditional parameters are computed once per EM iteration, on first use, and
-cached in the prepared arrays (threads may compute one twice; the values are
-equal). The kernels run in the data's dtype as for complete data.
+rows that wraps a registered one: it runs the wrapped model's kernels on
+chunks without NaN, the above on the others, and delegates everything else
+(M-step, parameter count, storage). Handing it to the unchanged passes and EM
+loop (:mod:`gaussmix.engine.passes`, :func:`gaussmix.engine.em.run_em`) gives
+EM on incomplete data, observed-data log-likelihoods (``score_rows``,
+``likelihood_and_entropy``) and labels. Data without NaN never meet it: the
+estimators dispatch once, at validation, and complete data take the wrapped
+model's path unchanged.
 
 Also here, on whole arrays: :func:`conditional_moments` (imputation by the
 conditional mean and its variance, or by draws), :func:`marginal_params` and
@@ -44,10 +49,14 @@ conditional given values of others).
 
 from __future__ import annotations
 
+import threading
+from functools import lru_cache
+from typing import NamedTuple
+
 import numpy as np
 
 from ..covariance import COVARIANCE_MODELS, Prepared
-from ..covariance._base import triangle
+from ..covariance._base import LOG_2PI, triangle
 from ..covariance.diag import DiagCovariance
 from ..covariance.full import FullCovariance
 from ..covariance.spherical import SphericalCovariance
@@ -168,46 +177,340 @@ class PatternParams:
         self.conditional = s_mm - self.regression @ np.swapaxes(s_mo, 1, 2)
 
 
-def complete_statistics(pp: PatternParams, nk, first_o, second_oo, first, second):
-    """Add a pattern's full statistics to ``first`` (K, D) and ``second`` (K, D, D).
-
-    From the pattern's observed statistics ``n_k``, ``f = sum r x_o`` and
-    ``S = sum r x_o x_o'`` (rows relative to the centre), with ``y = x_o - mu_o``:
-    ``sum r x^_m = n mu_m + B (f - n mu_o)``,
-    ``sum r x^_m x_o' = mu_m f' + B (S - mu_o f')``,
-    ``sum r (x^_m x^_m' + C) = n (C + mu_m mu_m') + mu_m (B Y1)' + (B Y1) mu_m' + B Y2 B'``
-    with ``Y1 = sum r y`` and ``Y2 = sum r y y'``.
-    """
-    o, m = pp.observed, pp.missing
-    mu_o, mu_m, b = pp.mean_o, pp.mean_m, pp.regression
-    first[:, o] += first_o
-    second[:, o[:, None], o] += second_oo
-    if m.size == 0:
-        return
-    y1 = first_o - nk[:, None] * mu_o
-    mu_f = mu_o[:, :, None] * first_o[:, None, :]
-    y2 = (
-        second_oo
-        - mu_f
-        - np.swapaxes(mu_f, 1, 2)
-        + nk[:, None, None] * (mu_o[:, :, None] * mu_o[:, None, :])
-    )
-    by1 = np.einsum("kmo,ko->km", b, y1)
-    first[:, m] += nk[:, None] * mu_m + by1
-    cross = mu_m[:, :, None] * first_o[:, None, :] + b @ (second_oo - mu_f)
-    second[:, m[:, None], o] += cross
-    second[:, o[:, None], m] += np.swapaxes(cross, 1, 2)
-    outer = mu_m[:, :, None] * by1[:, None, :]
-    second[:, m[:, None], m] += (
-        nk[:, None, None] * (pp.conditional + mu_m[:, :, None] * mu_m[:, None, :])
-        + outer
-        + np.swapaxes(outer, 1, 2)
-        + b @ y2 @ np.swapaxes(b, 1, 2)
-    )
-
-
+# ------------------------------------------------------- per-row kernels
 def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
     return np.take(packed, triangle(n_features).unpack, axis=1).reshape(-1, n_features, n_features)
+
+
+def _small_inverses(blocks: np.ndarray):
+    """Inverses and log-determinants of many small SPD matrices, element-wise.
+
+    ``blocks`` has shape ``(c, c, M)``: matrix ``[:, :, i]`` for each of M.
+    A Cholesky factorisation written over the two small axes (O(c) NumPy
+    calls on length-M vectors) instead of one LAPACK call per matrix: the
+    matrices are many (patterns times components) and of order 2-8, where a
+    call per matrix costs far more than its arithmetic.
+
+    Returns
+    -------
+    inverse : ndarray of shape (c, c, M)
+    log_det : ndarray of shape (M,)
+    """
+    c = blocks.shape[0]
+    lower = np.zeros_like(blocks)
+    for j in range(c):
+        pivot = blocks[j, j] - np.einsum("pm,pm->m", lower[j, :j], lower[j, :j])
+        lower[j, j] = np.sqrt(pivot)
+        if j + 1 < c:
+            column = blocks[j + 1 :, j] - np.einsum("ipm,pm->im", lower[j + 1 :, :j], lower[j, :j])
+            lower[j + 1 :, j] = column / lower[j, j]
+    # inv(L) by forward substitution, row by row; inv(A) = inv(L)' inv(L).
+    inv_lower = np.zeros_like(blocks)
+    for i in range(c):
+        row = -np.einsum("pm,pqm->qm", lower[i, :i], inv_lower[:i])
+        row[i] += 1.0
+        inv_lower[i] = row / lower[i, i]
+    inverse = np.einsum("pam,pbm->abm", inv_lower, inv_lower)
+    log_det = 2.0 * sum(np.log(lower[i, i]) for i in range(c))
+    return inverse, log_det
+
+
+@lru_cache(maxsize=64)
+def _pairs(count: int):
+    """Index pairs ``a < b`` of a block of order ``count`` (cached: called per chunk and group)."""
+    return np.triu_indices(count, 1)
+
+
+def _pattern_keys(features: np.ndarray, n_features: int) -> np.ndarray:
+    """One sortable key per row from its missing features (n, c), ascending.
+
+    Up to 64 features, the bit mask as an unsigned integer (fast to sort and
+    search); beyond, the feature list's bytes.
+    """
+    if n_features <= 64:
+        return np.bitwise_or.reduce(np.left_shift(np.uint64(1), features.astype(np.uint64)), axis=1)
+    count = features.shape[1]
+    return np.ascontiguousarray(features, dtype=np.int32).view(np.dtype((np.void, 4 * count)))[:, 0]
+
+
+class _Registry:
+    """The missingness patterns met so far, per number of missing entries (append-only).
+
+    A pattern's slot (its index in order of discovery) never changes, so the
+    per-iteration tables (:class:`_Tables`) index by slot and only grow.
+    Patterns belong to the data, not to the parameters: the registry lives as
+    long as its :class:`MissingValues`, and from the second pass on every
+    pattern is known when the tables are first built, in one batch per count.
+    Readers take an immutable snapshot; writers hold the lock.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        # count -> (keys by slot, features by slot (P, c), keys sorted, slots of the sorted keys)
+        self.known = {}
+
+    @staticmethod
+    def _find(known, keys):
+        if known is None:
+            return None
+        _, _, ordered, slots = known
+        position = np.minimum(np.searchsorted(ordered, keys), ordered.size - 1)
+        if not np.array_equal(ordered[position], keys):
+            return None
+        return slots[position]
+
+    def slots(self, features: np.ndarray, n_features: int) -> np.ndarray:
+        """Each row's pattern slot; ``features`` (n, c): the rows' missing features, ascending."""
+        count = features.shape[1]
+        keys = _pattern_keys(features, n_features)
+        found = self._find(self.known.get(count), keys)
+        if found is not None:
+            return found
+        with self.lock:
+            known = self.known.get(count)
+            if known is None:
+                by_slot, features_by_slot = keys[:0], features[:0]
+            else:
+                by_slot, features_by_slot = known[0], known[1]
+            new, first = np.unique(keys, return_index=True)
+            if known is not None:
+                position = np.minimum(np.searchsorted(known[2], new), known[2].size - 1)
+                unseen = known[2][position] != new
+                new, first = new[unseen], first[unseen]
+            by_slot = np.concatenate([by_slot, new])
+            features_by_slot = np.concatenate([features_by_slot, features[first]])
+            order = np.argsort(by_slot, kind="stable")
+            self.known[count] = (by_slot, features_by_slot, by_slot[order], order)
+            return self._find(self.known[count], keys)
+
+
+class _Tables:
+    """Per pattern and component: ``inv(L_mm)`` and ``log det L_mm``, for one set of parameters.
+
+    Built on first use per count of missing entries for every pattern the
+    registry holds, and extended when a chunk meets new ones.
+    """
+
+    def __init__(self, registry: _Registry, precisions: np.ndarray):
+        self.registry = registry
+        n_components, n_features, _ = precisions.shape
+        self.flat = precisions.reshape(n_components, n_features * n_features)
+        self.n_features = n_features
+        self.done = {}
+
+    def get(self, count: int, needed: int):
+        """``inverse`` (P, c, c, K) and ``log_det`` (P, K) covering slots ``< needed``."""
+        done = self.done.get(count)
+        if done is not None and done[1].shape[0] >= needed:
+            return done
+        with self.registry.lock:
+            done = self.done.get(count)
+            start = 0 if done is None else done[1].shape[0]
+            features = self.registry.known[count][1][start:]
+            cells = features[:, :, None] * self.n_features + features[:, None, :]
+            n_components = self.flat.shape[0]
+            # (K, P, c, c) -> (c, c, P * K): the small axes first for _small_inverses.
+            blocks = self.flat[:, cells].transpose(2, 3, 1, 0).reshape(count, count, -1)
+            inverse, log_det = _small_inverses(blocks)
+            inverse = inverse.reshape(count, count, -1, n_components).transpose(2, 0, 1, 3)
+            log_det = log_det.reshape(-1, n_components)
+            if done is not None:
+                inverse = np.concatenate([done[0], inverse])
+                log_det = np.concatenate([done[1], log_det])
+            self.done[count] = done = (np.ascontiguousarray(inverse), log_det)
+            return done
+
+
+class _Fill(NamedTuple):
+    """What a chunk's E-step leaves for its statistics (see :func:`fill_moments`).
+
+    Missing entries are listed in ``np.nonzero`` order (by feature, then row).
+
+    Attributes
+    ----------
+    centred : ndarray of shape (n_features, n_rows)
+        The chunk in float64, missing entries 0 (the data centre).
+    rows : ndarray of int, shape (n_missing,)
+        Each missing entry's row.
+    features : ndarray of int, shape (n_present,)
+        The features missing somewhere in the chunk; ``starts``: where each
+        one's entries begin.
+    starts : ndarray of int, shape (n_present,)
+    at_rows : ndarray of shape (n_features, n_missing)
+        ``centred[:, rows]``: the row of each missing entry.
+    values : ndarray of shape (n_missing, n_components)
+        Each component's conditional mean of each missing entry (centred).
+    variances : ndarray of shape (n_missing, n_components)
+        Each component's conditional variance of each missing entry.
+    pairs : tuple of (first, second, index, covariance)
+        The pairs of missing entries of one row (``first`` before ``second``):
+        their entries, the ``bincount`` index ``(cell a * D + b) * K + k`` of
+        each pair and component (flat), and the conditional covariances
+        ``(n_pairs, K)``; None when no row misses two values.
+    """
+
+    centred: np.ndarray
+    rows: np.ndarray
+    features: np.ndarray
+    starts: np.ndarray
+    at_rows: np.ndarray
+    values: np.ndarray
+    variances: np.ndarray
+    pairs: tuple | None
+
+
+def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables):
+    """Observed-data ``log pi_k + log N(x_o | mu_ko, S_koo)`` per row, and the conditional fills.
+
+    For one component (precision ``L = inv(S)``) and a row with missing block
+    ``m``, fill the missing entries with 0 (the data centre) and let
+    ``y = x0 - mu``, ``g = L y``. Minimising the quadratic form over ``y_m``
+    gives (Schur complements of ``L``):
+
+    - the conditional mean of the missing block: ``x^_m = -inv(L_mm) g_m``;
+    - the conditional covariance: ``C = S_mm - S_mo inv(S_oo) S_om = inv(L_mm)``;
+    - the marginal's quadratic form: ``y_o' inv(S_oo) y_o = y' L y - g_m' inv(L_mm) g_m``;
+    - its log-determinant: ``log det S_oo = log det S + log det L_mm``.
+
+    So the chunk, zero-filled, is scored by the registry's ``'full'`` kernel as
+    if complete (``log N(x0 | mu_k, S_k)``: one GEMM for all rows and
+    components), ``g`` is needed at the missing entries only (one small GEMM
+    per feature over the entries missing it), and each row adds a correction
+    of order ``c``, its number of missing entries: ``inv(L_mm)`` is the
+    precision's diagonal entry for ``c = 1``, and otherwise looked up per
+    pattern (:class:`_Tables`, built in batches). The work per row is the same
+    for a pattern seen once as for a common one.
+
+    Parameters
+    ----------
+    XcT : ndarray of shape (n_features, n_rows)
+        Centred rows, NaN where missing.
+    missing : ndarray of bool, shape (n_features, n_rows)
+    full_prepared, full_work
+        The ``'full'`` kernel's arrays (float64) and scratch.
+    arrays : dict
+        From :meth:`MissingValues.prepare`.
+    tables : _Tables
+
+    Returns
+    -------
+    log_prob : ndarray of shape (K, n_rows), float64 (scratch of ``full_work``)
+    fill : _Fill
+    """
+    n_features, n_rows = XcT.shape
+    centred = np.where(missing, 0.0, XcT).astype(np.float64, copy=False)
+    log_prob = FULL.weighted_log_prob(centred, full_prepared, full_work)
+    n_components = log_prob.shape[0]
+    features, rows = np.nonzero(missing)
+    counts = np.bincount(features, minlength=n_features)
+    present = np.flatnonzero(counts)
+    starts = (np.cumsum(counts) - counts)[present]
+    at_rows = np.take(centred, rows, axis=1)
+    gradient = np.empty((rows.size, n_components))
+    precision_rows, precision_means = arrays["precision_rows"], arrays["precision_means"]
+    for j, start in zip(present.tolist(), starts.tolist()):
+        entries = slice(start, start + counts[j])
+        # g_j = L_j. x0 - (L mu)_j for the rows missing feature j.
+        np.dot(at_rows[:, entries].T, precision_rows[j], out=gradient[entries])
+        gradient[entries] -= precision_means[j]
+    # Entries by row (then feature), and rows by their count of missing entries.
+    # Chunks are shorter than 2**15 rows: 16-bit keys take NumPy's radix sort.
+    small = np.int16 if n_rows < 2**15 else np.intp
+    by_row = np.argsort(rows.astype(small), kind="stable")
+    per_row = np.bincount(rows, minlength=n_rows)
+    first_entry = np.cumsum(per_row) - per_row
+    order = np.argsort(per_row.astype(np.int16), kind="stable")
+    count_bounds = np.concatenate([[0], np.cumsum(np.bincount(per_row))])
+    values = np.empty_like(gradient)
+    variances = np.empty_like(gradient)
+    # Each row's correction, rows first (rows of one group are scattered over the chunk).
+    corrections = np.zeros((n_rows, n_components))
+    pairs = []
+    for count in range(1, count_bounds.size - 1):
+        group = order[count_bounds[count] : count_bounds[count + 1]]
+        if group.size == 0:
+            continue
+        entries = by_row[first_entry[group][:, None] + np.arange(count)]
+        missing_features = features[entries]
+        if count == 1:
+            # One missing entry: L_mm is the precision's diagonal entry.
+            entry, feature = entries[:, 0], missing_features[:, 0]
+            g = gradient[entry]
+            inverse = arrays["inverse_diagonal"][feature]
+            solved = g * inverse
+            values[entry] = -solved
+            variances[entry] = inverse
+            corrections[group] = 0.5 * (g * solved + LOG_2PI - arrays["log_diagonal"][feature])
+        else:
+            g = gradient[entries]
+            slots = tables.registry.slots(missing_features, n_features)
+            inverse, log_det = tables.get(count, int(slots.max()) + 1)
+            inverse, log_det = inverse[slots], log_det[slots]
+            solved = np.einsum("nabk,nbk->nak", inverse, g)
+            values[entries] = -solved
+            variances[entries] = np.einsum("naak->nak", inverse)
+            correction = 0.5 * np.einsum("nak,nak->nk", g, solved)
+            correction += 0.5 * (count * LOG_2PI - log_det)
+            corrections[group] = correction
+            a, b = _pairs(count)
+            cells = missing_features[:, a] * n_features + missing_features[:, b]
+            pairs.append((entries[:, a], entries[:, b], cells, inverse[:, a, b]))
+    # + g' inv(L_mm) g / 2 - log det L_mm / 2 + c/2 log(2 pi): the marginal's terms.
+    log_prob += corrections.T
+    if pairs:
+        first, second, cells = (
+            np.concatenate([part[i].ravel() for part in pairs]) for i in range(3)
+        )
+        covariance = np.concatenate([part[3].reshape(-1, n_components) for part in pairs])
+        index = (cells[:, None] * n_components + np.arange(n_components)).ravel()
+        pairs = (first, second, index, covariance)
+    else:
+        pairs = None
+    fill = _Fill(centred, rows, present, starts, at_rows, values, variances, pairs)
+    return log_prob, fill
+
+
+def fill_moments(fill: _Fill, resp, full_prepared, full_work):
+    """Full statistics ``(nk, sum r x^, sum r (x^ x^' + C))`` of a chunk's filled rows.
+
+    ``x^ = x0 + e`` with ``x0`` the zero-filled row and ``e`` the conditional
+    means at the missing entries, so ``sum r x^ x^'`` is the ``'full'``
+    kernel's statistics of the zero-filled chunk (one GEMM for all
+    components), plus ``sum r (x0 e' + e x0')`` (one small GEMM per feature
+    over the entries missing it), plus ``sum r (e e' + C)`` within each row's
+    missing block: on the diagonal, sums per feature of per-entry terms; off
+    it, one ``bincount`` over the pairs of missing entries of a row.
+    """
+    resp = np.asarray(resp, dtype=np.float64)
+    n_components = resp.shape[0]
+    n_features = fill.centred.shape[0]
+    nk, first, packed = FULL.moments(fill.centred, resp, None, full_prepared, full_work)
+    first = np.array(first, dtype=np.float64)
+    second = _unpack(np.asarray(packed, dtype=np.float64), n_features)
+    at_entry = np.take(resp, fill.rows, axis=1).T
+    weighted = at_entry * fill.values
+    diagonal = weighted * fill.values
+    diagonal += at_entry * fill.variances
+    present = fill.features
+    first[:, present] += np.add.reduceat(weighted, fill.starts, axis=0).T
+    second[:, present, present] += np.add.reduceat(diagonal, fill.starts, axis=0).T
+    ends = np.append(fill.starts[1:], fill.rows.size)
+    # x0 is 0 at its own missing entries: no overlap with the diagonal terms.
+    cross = np.stack(
+        [np.dot(fill.at_rows[:, a:b], weighted[a:b]) for a, b in zip(fill.starts, ends)]
+    )
+    second[:, :, present] += cross.transpose(2, 1, 0)
+    second[:, present, :] += cross.transpose(2, 0, 1)
+    if fill.pairs is not None:
+        first_entry, second_entry, index, covariance = fill.pairs
+        terms = fill.values[first_entry] * fill.values[second_entry]
+        terms += covariance
+        terms *= at_entry[first_entry]
+        upper = np.bincount(index, terms.ravel(), minlength=n_features**2 * n_components)
+        upper = upper.reshape(n_features, n_features, n_components).transpose(2, 0, 1)
+        second += upper
+        second += upper.transpose(0, 2, 1)
+    return np.asarray(nk, dtype=np.float64), first, second
 
 
 # ------------------------------------------------------------ the adapter
@@ -228,107 +531,67 @@ class MissingValues:
 
     def __init__(self, model):
         self.model = model
+        self.registry = _Registry()
 
     def __getattr__(self, name):
         # Only reached for what this class does not define: the wrapped model's.
         return getattr(self.__dict__["model"], name)
 
     def prepare(self, means_shifted, precisions_chol, log_weights, dtype):
-        """The wrapped model's kernel arrays, plus what the patterns need (computed lazily)."""
+        """The wrapped model's kernel arrays, plus the ``'full'`` kernel's and the precisions."""
         inner = self.model.prepare(means_shifted, precisions_chol, log_weights, dtype)
         n_components, n_features = means_shifted.shape
-        covariances = full_covariances_of(
-            self.model,
-            self.model.covariances_from_cholesky(precisions_chol),
-            n_components,
-            n_features,
-        )
+        means = np.asarray(means_shifted, dtype=np.float64)
+        # Any model's precision factors as a full stack (a diagonal factor is a
+        # triangular one): the 'full' kernel then scores the zero-filled rows.
+        factors = full_covariances_of(self.model, precisions_chol, n_components, n_features)
+        precisions = FULL.precisions_from_cholesky(factors)
+        diagonal = np.diagonal(precisions, axis1=1, axis2=2).T
         arrays = {
             "inner": inner,
-            "means": np.asarray(means_shifted, dtype=np.float64),
-            "covariances": covariances,
-            "log_weights": np.asarray(log_weights, dtype=np.float64),
-            "dtype": np.dtype(dtype),
-            "patterns": {},
+            "full": FULL.prepare(means, factors, log_weights, np.float64),
+            # Row j of every precision as a (D, K) block: g_j for all components in one GEMM.
+            "precision_rows": np.ascontiguousarray(precisions.transpose(1, 2, 0)),
+            "precision_means": np.einsum("kde,ke->dk", precisions, means),
+            "inverse_diagonal": 1.0 / diagonal,
+            "log_diagonal": np.log(diagonal),
+            "tables": _Tables(self.registry, precisions),
         }
         return Prepared(log_norm=inner.log_norm, arrays=arrays, kernel=None)
 
-    def pattern(self, prepared, pattern) -> PatternParams:
-        """The (cached) parameters of ``pattern`` under ``prepared``."""
-        cache = prepared.arrays["patterns"]
-        key = pattern.tobytes()
-        found = cache.get(key)
-        if found is None:
-            arrays = prepared.arrays
-            found = PatternParams(
-                pattern,
-                arrays["means"],
-                arrays["covariances"],
-                arrays["log_weights"],
-                arrays["dtype"],
-            )
-            cache[key] = found
-        return found
-
     def workspace(self, n_rows, n_components, n_features, dtype):
-        """The wrapped model's scratch (complete rows); patterns get their own per chunk."""
-        return self.model.workspace(n_rows, n_components, n_features, dtype)
+        """The wrapped model's scratch (complete chunks), plus the float64 'full' kernel's."""
+        work = self.model.workspace(n_rows, n_components, n_features, dtype)
+        work["full"] = FULL.workspace(n_rows, n_components, n_features, np.float64)
+        return work
 
     def weighted_log_prob(self, XcT, prepared, work):
         """``log pi_k + log N(x_o | ...)`` per row, over each row's observed coordinates."""
-        inner = prepared.arrays["inner"]
-        observed = ~np.isnan(XcT)
-        if observed.all():
-            work["missing_groups"] = None
-            return self.model.weighted_log_prob(XcT, inner, work)
-        n_components = prepared.log_norm.size
-        out = np.empty((n_components, XcT.shape[1]), dtype=XcT.dtype)
-        groups = []
-        for pattern, rows in group_patterns(observed):
-            if not pattern.any():
-                raise ValueError("A row with no observed value reached the E-step.")
-            if pattern.all():
-                rows_t = np.ascontiguousarray(XcT[:, rows])
-                out[:, rows] = self.model.weighted_log_prob(rows_t, inner, work)
-                groups.append((None, rows, rows_t, None))
-                continue
-            pp = self.pattern(prepared, pattern)
-            rows_t = XcT[pp.observed[:, None], rows]
-            # Own scratch per group: the kernel's intermediates must survive until moments.
-            scratch = FULL.workspace(rows.size, n_components, pp.observed.size, XcT.dtype)
-            out[:, rows] = FULL.weighted_log_prob(rows_t, pp.prepared, scratch)
-            groups.append((pp, rows, rows_t, scratch))
-        work["missing_groups"] = groups
-        return out
+        arrays = prepared.arrays
+        missing = np.isnan(XcT)
+        if not missing.any():
+            work["missing_fill"] = None
+            return self.model.weighted_log_prob(XcT, arrays["inner"], work)
+        if missing.all(axis=0).any():
+            raise ValueError("A row with no observed value reached the E-step.")
+        n_components, n_features = arrays["precision_means"].T.shape
+        if "full" not in work:
+            # A caller that built the wrapped model's workspace only.
+            work["full"] = FULL.workspace(XcT.shape[1], n_components, n_features, np.float64)
+        log_prob, fill = fill_log_prob(
+            XcT, missing, arrays["full"], work["full"], arrays, arrays["tables"]
+        )
+        work["missing_fill"] = fill
+        return log_prob.astype(XcT.dtype, copy=False)
 
     def moments(self, XcT, resp_weighted, sample_weight, prepared, work):
         """The wrapped model's ``(nk, first, second)`` with conditional expectations filled in."""
-        inner = prepared.arrays["inner"]
-        groups = work.pop("missing_groups", None)
-        if groups is None:
+        fill = work.pop("missing_fill", None)
+        if fill is None:
+            inner = prepared.arrays["inner"]
             return self.model.moments(XcT, resp_weighted, sample_weight, inner, work)
-        n_components, n_features = resp_weighted.shape[0], XcT.shape[0]
-        nk = np.zeros(n_components)
-        first = np.zeros((n_components, n_features))
-        second_full = np.zeros((n_components, n_features, n_features))
-        second = None
-        for pp, rows, rows_t, scratch in groups:
-            resp = np.ascontiguousarray(resp_weighted[:, rows])
-            weights = None if sample_weight is None else sample_weight[rows]
-            if pp is None:
-                n_c, f_c, s_c = self.model.moments(rows_t, resp, weights, inner, work)
-                nk += n_c
-                first += f_c
-                second = np.asarray(s_c, dtype=np.float64) + (0.0 if second is None else second)
-                continue
-            n_o, f_o, s_o = FULL.moments(rows_t, resp, weights, pp.prepared, scratch)
-            n_o = np.asarray(n_o, dtype=np.float64)
-            f_o = np.asarray(f_o, dtype=np.float64)
-            s_o = _unpack(np.asarray(s_o, dtype=np.float64), pp.observed.size)
-            nk += n_o
-            complete_statistics(pp, n_o, f_o, s_o, first, second_full)
-        converted = model_second(self.model, second_full)
-        return nk, first, converted if second is None else converted + second
+        nk, first, second = fill_moments(fill, resp_weighted, prepared.arrays["full"], work["full"])
+        return nk, first, model_second(self.model, second)
 
 
 # ------------------------------------------------ conditionals on whole arrays
