@@ -233,6 +233,21 @@ def _pattern_keys(features: np.ndarray, n_features: int) -> np.ndarray:
     return np.ascontiguousarray(features, dtype=np.int32).view(np.dtype((np.void, 4 * count)))[:, 0]
 
 
+def _grown(buffer, needed: int, shape_tail: tuple, filled: int, dtype=np.float64):
+    """``buffer`` if it holds ``needed`` rows, else a copy of its ``filled`` rows in twice the room.
+
+    Capacity doubles so that tables grown chunk by chunk (the first pass
+    meets patterns a few at a time) copy O(P) rows in all, not O(P^2).
+    """
+    if buffer is not None and buffer.shape[0] >= needed:
+        return buffer
+    capacity = max(needed, 2 * (0 if buffer is None else buffer.shape[0]), 16)
+    grown = np.empty((capacity, *shape_tail), dtype=dtype)
+    if filled:
+        grown[:filled] = buffer[:filled]
+    return grown
+
+
 class _Registry:
     """The missingness patterns met so far, per number of missing entries (append-only).
 
@@ -241,23 +256,31 @@ class _Registry:
     Patterns belong to the data, not to the parameters: the registry lives as
     long as its :class:`MissingValues`, and from the second pass on every
     pattern is known when the tables are first built, in one batch per count.
-    Readers take an immutable snapshot; writers hold the lock.
+    Readers take an immutable snapshot (sorted keys and their slots); writers
+    hold the lock.
     """
 
     def __init__(self):
         self.lock = threading.Lock()
-        # count -> (keys by slot, features by slot (P, c), keys sorted, slots of the sorted keys)
+        # count -> (keys sorted, slot of each sorted key)
         self.known = {}
+        # count -> missing features by slot, (capacity, count); rows < number known are set
+        self.features = {}
 
     @staticmethod
     def _find(known, keys):
         if known is None:
             return None
-        _, _, ordered, slots = known
+        ordered, slots = known
         position = np.minimum(np.searchsorted(ordered, keys), ordered.size - 1)
         if not np.array_equal(ordered[position], keys):
             return None
         return slots[position]
+
+    def size(self, count: int) -> int:
+        """Number of patterns known with ``count`` missing entries."""
+        known = self.known.get(count)
+        return 0 if known is None else known[0].size
 
     def slots(self, features: np.ndarray, n_features: int) -> np.ndarray:
         """Each row's pattern slot; ``features`` (n, c): the rows' missing features, ascending."""
@@ -268,19 +291,26 @@ class _Registry:
             return found
         with self.lock:
             known = self.known.get(count)
-            if known is None:
-                by_slot, features_by_slot = keys[:0], features[:0]
-            else:
-                by_slot, features_by_slot = known[0], known[1]
             new, first = np.unique(keys, return_index=True)
             if known is not None:
-                position = np.minimum(np.searchsorted(known[2], new), known[2].size - 1)
-                unseen = known[2][position] != new
+                position = np.minimum(np.searchsorted(known[0], new), known[0].size - 1)
+                unseen = known[0][position] != new
                 new, first = new[unseen], first[unseen]
-            by_slot = np.concatenate([by_slot, new])
-            features_by_slot = np.concatenate([features_by_slot, features[first]])
-            order = np.argsort(by_slot, kind="stable")
-            self.known[count] = (by_slot, features_by_slot, by_slot[order], order)
+            n_known = self.size(count)
+            buffer = self.features.get(count)
+            buffer = _grown(buffer, n_known + new.size, (count,), n_known, np.intp)
+            buffer[n_known : n_known + new.size] = features[first]
+            self.features[count] = buffer
+            new_slots = np.arange(n_known, n_known + new.size)
+            if known is None:
+                self.known[count] = (new, new_slots)
+            else:
+                # Sorted insertion: O(P) per new batch, no re-sort.
+                position = np.searchsorted(known[0], new)
+                self.known[count] = (
+                    np.insert(known[0], position, new),
+                    np.insert(known[1], position, new_slots),
+                )
             return self._find(self.known[count], keys)
 
 
@@ -288,7 +318,9 @@ class _Tables:
     """Per pattern and component: ``inv(L_mm)`` and ``log det L_mm``, for one set of parameters.
 
     Built on first use per count of missing entries for every pattern the
-    registry holds, and extended when a chunk meets new ones.
+    registry holds, and extended (in place, capacity doubling) when a chunk
+    meets new ones. Slots already computed never change, so a reader may keep
+    using the arrays it got while another thread extends them.
     """
 
     def __init__(self, registry: _Registry, precisions: np.ndarray):
@@ -296,29 +328,32 @@ class _Tables:
         n_components, n_features, _ = precisions.shape
         self.flat = precisions.reshape(n_components, n_features * n_features)
         self.n_features = n_features
+        # count -> (inverse (capacity, c, c, K), log_det (capacity, K), number computed)
         self.done = {}
 
     def get(self, count: int, needed: int):
-        """``inverse`` (P, c, c, K) and ``log_det`` (P, K) covering slots ``< needed``."""
+        """``inverse`` (P, c, c, K) and ``log_det`` (P, K), computed for slots ``< needed``."""
         done = self.done.get(count)
-        if done is not None and done[1].shape[0] >= needed:
-            return done
+        if done is not None and done[2] >= needed:
+            return done[0], done[1]
         with self.registry.lock:
             done = self.done.get(count)
-            start = 0 if done is None else done[1].shape[0]
-            features = self.registry.known[count][1][start:]
+            start = 0 if done is None else done[2]
+            stop = self.registry.size(count)
+            features = self.registry.features[count][start:stop]
             cells = features[:, :, None] * self.n_features + features[:, None, :]
             n_components = self.flat.shape[0]
             # (K, P, c, c) -> (c, c, P * K): the small axes first for _small_inverses.
             blocks = self.flat[:, cells].transpose(2, 3, 1, 0).reshape(count, count, -1)
             inverse, log_det = _small_inverses(blocks)
-            inverse = inverse.reshape(count, count, -1, n_components).transpose(2, 0, 1, 3)
-            log_det = log_det.reshape(-1, n_components)
-            if done is not None:
-                inverse = np.concatenate([done[0], inverse])
-                log_det = np.concatenate([done[1], log_det])
-            self.done[count] = done = (np.ascontiguousarray(inverse), log_det)
-            return done
+            tail = (count, count, n_components)
+            inverse_table = _grown(None if done is None else done[0], stop, tail, start)
+            log_det_table = _grown(None if done is None else done[1], stop, (n_components,), start)
+            inverse = inverse.reshape(count, count, -1, n_components)
+            inverse_table[start:stop] = inverse.transpose(2, 0, 1, 3)
+            log_det_table[start:stop] = log_det.reshape(-1, n_components)
+            self.done[count] = (inverse_table, log_det_table, stop)
+            return inverse_table, log_det_table
 
 
 class _Fill(NamedTuple):
@@ -336,17 +371,18 @@ class _Fill(NamedTuple):
         The features missing somewhere in the chunk; ``starts``: where each
         one's entries begin.
     starts : ndarray of int, shape (n_present,)
-    at_rows : ndarray of shape (n_features, n_missing)
-        ``centred[:, rows]``: the row of each missing entry.
+    at_rows : ndarray of shape (n_features + 1, n_missing)
+        ``centred[:, rows]``, the row of each missing entry, and a row of ones.
     values : ndarray of shape (n_missing, n_components)
         Each component's conditional mean of each missing entry (centred).
     variances : ndarray of shape (n_missing, n_components)
         Each component's conditional variance of each missing entry.
-    pairs : tuple of (first, second, index, covariance)
-        The pairs of missing entries of one row (``first`` before ``second``):
-        their entries, the ``bincount`` index ``(cell a * D + b) * K + k`` of
-        each pair and component (flat), and the conditional covariances
-        ``(n_pairs, K)``; None when no row misses two values.
+    pairs : tuple of (first, second, covariance, starts, cells)
+        The pairs of missing entries of one row, ordered by their cell
+        ``a * D + b`` (``a < b``, the features of ``first`` and ``second``
+        entries): the entries, the conditional covariances ``(n_pairs, K)``,
+        where each cell's pairs start and the cells; None when no row misses
+        two values.
     """
 
     centred: np.ndarray
@@ -405,14 +441,16 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables):
     counts = np.bincount(features, minlength=n_features)
     present = np.flatnonzero(counts)
     starts = (np.cumsum(counts) - counts)[present]
-    at_rows = np.take(centred, rows, axis=1)
+    # The rows of the missing entries and a row of ones: with the bias in the
+    # GEMM, g_j = L_j. x0 - (L mu)_j is one product per feature.
+    at_rows = np.empty((n_features + 1, rows.size))
+    np.take(centred, rows, axis=1, out=at_rows[:n_features])
+    at_rows[n_features] = 1.0
     gradient = np.empty((rows.size, n_components))
-    precision_rows, precision_means = arrays["precision_rows"], arrays["precision_means"]
+    precision_rows = arrays["precision_rows"]
     for j, start in zip(present.tolist(), starts.tolist()):
         entries = slice(start, start + counts[j])
-        # g_j = L_j. x0 - (L mu)_j for the rows missing feature j.
         np.dot(at_rows[:, entries].T, precision_rows[j], out=gradient[entries])
-        gradient[entries] -= precision_means[j]
     # Entries by row (then feature), and rows by their count of missing entries.
     # Chunks are shorter than 2**15 rows: 16-bit keys take NumPy's radix sort.
     small = np.int16 if n_rows < 2**15 else np.intp
@@ -462,8 +500,11 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables):
             np.concatenate([part[i].ravel() for part in pairs]) for i in range(3)
         )
         covariance = np.concatenate([part[3].reshape(-1, n_components) for part in pairs])
-        index = (cells[:, None] * n_components + np.arange(n_components)).ravel()
-        pairs = (first, second, index, covariance)
+        # Pairs by cell (one radix sort), so that the statistics sum runs of them.
+        order = np.argsort(cells.astype(np.int16 if n_features < 128 else np.intp), kind="stable")
+        cells = cells[order]
+        run = np.flatnonzero(np.concatenate([[True], cells[1:] != cells[:-1]]))
+        pairs = (first[order], second[order], covariance[order], run, cells[run])
     else:
         pairs = None
     fill = _Fill(centred, rows, present, starts, at_rows, values, variances, pairs)
@@ -487,29 +528,34 @@ def fill_moments(fill: _Fill, resp, full_prepared, full_work):
     nk, first, packed = FULL.moments(fill.centred, resp, None, full_prepared, full_work)
     first = np.array(first, dtype=np.float64)
     second = _unpack(np.asarray(packed, dtype=np.float64), n_features)
-    at_entry = np.take(resp, fill.rows, axis=1).T
+    # Rows first: (n_missing, K), as the values (a gather from resp's transpose
+    # is several times faster than multiplying a transposed gather).
+    at_entry = np.take(resp.T, fill.rows, axis=0)
     weighted = at_entry * fill.values
     diagonal = weighted * fill.values
     diagonal += at_entry * fill.variances
     present = fill.features
-    first[:, present] += np.add.reduceat(weighted, fill.starts, axis=0).T
     second[:, present, present] += np.add.reduceat(diagonal, fill.starts, axis=0).T
     ends = np.append(fill.starts[1:], fill.rows.size)
-    # x0 is 0 at its own missing entries: no overlap with the diagonal terms.
+    # x0 is 0 at its own missing entries: no overlap with the diagonal terms. The
+    # row of ones in at_rows gives the first moments' sums.
     cross = np.stack(
         [np.dot(fill.at_rows[:, a:b], weighted[a:b]) for a, b in zip(fill.starts, ends)]
     )
+    first[:, present] += cross[:, n_features].T
+    cross = cross[:, :n_features]
     second[:, :, present] += cross.transpose(2, 1, 0)
     second[:, present, :] += cross.transpose(2, 0, 1)
     if fill.pairs is not None:
-        first_entry, second_entry, index, covariance = fill.pairs
+        first_entry, second_entry, covariance, run, cells = fill.pairs
         terms = fill.values[first_entry] * fill.values[second_entry]
         terms += covariance
         terms *= at_entry[first_entry]
-        upper = np.bincount(index, terms.ravel(), minlength=n_features**2 * n_components)
-        upper = upper.reshape(n_features, n_features, n_components).transpose(2, 0, 1)
-        second += upper
-        second += upper.transpose(0, 2, 1)
+        sums = np.add.reduceat(terms, run, axis=0).T
+        flat = second.reshape(n_components, n_features * n_features)
+        flat[:, cells] += sums
+        # The mirrored cells b * D + a.
+        flat[:, (cells % n_features) * n_features + cells // n_features] += sums
     return np.asarray(nk, dtype=np.float64), first, second
 
 
@@ -550,9 +596,15 @@ class MissingValues:
         arrays = {
             "inner": inner,
             "full": FULL.prepare(means, factors, log_weights, np.float64),
-            # Row j of every precision as a (D, K) block: g_j for all components in one GEMM.
-            "precision_rows": np.ascontiguousarray(precisions.transpose(1, 2, 0)),
-            "precision_means": np.einsum("kde,ke->dk", precisions, means),
+            # Row j of every precision as a (D, K) block and -(L mu)_j below it:
+            # g_j for all components and rows missing j in one GEMM.
+            "precision_rows": np.concatenate(
+                [
+                    precisions.transpose(1, 2, 0),
+                    -np.einsum("kde,ke->dk", precisions, means)[:, None, :],
+                ],
+                axis=1,
+            ),
             "inverse_diagonal": 1.0 / diagonal,
             "log_diagonal": np.log(diagonal),
             "tables": _Tables(self.registry, precisions),
@@ -574,7 +626,7 @@ class MissingValues:
             return self.model.weighted_log_prob(XcT, arrays["inner"], work)
         if missing.all(axis=0).any():
             raise ValueError("A row with no observed value reached the E-step.")
-        n_components, n_features = arrays["precision_means"].T.shape
+        n_features, _, n_components = arrays["precision_rows"].shape
         if "full" not in work:
             # A caller that built the wrapped model's workspace only.
             work["full"] = FULL.workspace(XcT.shape[1], n_components, n_features, np.float64)
