@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import GaussianMixture, GaussianMixtureIC, __version__, load
+from . import BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC, __version__, load
 from .covariance import COVARIANCE_MODELS
 from .data.atomic import atomic_path, check_output_file, check_writable_folder
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
@@ -407,14 +407,25 @@ def _model_text(model) -> str:
             f"{fitted_type} covariance (stored as {model.covariance_type} matrices in the "
             "data's units)"
         )
-    lines = [
-        f"GaussianMixture: {model.n_components} components, {covariance}, "
-        f"{model.n_features_in_} features ({', '.join(names)})",
-        f"converged: {'yes' if model.converged_ else 'no'} after {model.n_iter_} iterations; "
-        f"training mean log-likelihood {model.lower_bound_:.4f}"
-        + (" (in the data's units)" if fitted_type is not None else ""),
-        f"free parameters: {getattr(model, 'fitted_n_parameters_', model._n_parameters())}",
-    ]
+    if isinstance(model, BayesianGaussianMixture):
+        lines = [
+            f"BayesianGaussianMixture: {model.n_components} components, of which the data kept "
+            f"{model.effective_n_components_} (each > 1% of the training rows), {covariance}, "
+            f"{model.n_features_in_} features ({', '.join(names)})",
+            f"converged: {'yes' if model.converged_ else 'no'} after {model.n_iter_} iterations; "
+            f"lower bound (ELBO) {model.lower_bound_:.4f}",
+            f"weight prior: {model.weight_concentration_prior_type}, concentration "
+            f"{model.weight_concentration_prior_:.4g}",
+        ]
+    else:
+        lines = [
+            f"GaussianMixture: {model.n_components} components, {covariance}, "
+            f"{model.n_features_in_} features ({', '.join(names)})",
+            f"converged: {'yes' if model.converged_ else 'no'} after {model.n_iter_} iterations; "
+            f"training mean log-likelihood {model.lower_bound_:.4f}"
+            + (" (in the data's units)" if fitted_type is not None else ""),
+            f"free parameters: {getattr(model, 'fitted_n_parameters_', model._n_parameters())}",
+        ]
     mean = getattr(model, "standardisation_mean_", None)
     scale = getattr(model, "standardisation_scale_", None)
     if mean is not None and scale is not None:

@@ -1172,3 +1172,17 @@ def test_bayes_on_missing_values_imputes_with_a_notice(tmp_path):
     assert pre["values_imputed"] == 2
     assert any("needs complete rows" in notice for notice in result.summary["notices"])
     assert "model-variational.gaussmix" in {path.name for path in result.files.values()}
+
+
+def test_bayes_model_files_are_described_by_gaussmix_info(bayes_lab):
+    out = bayes_lab["out"]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["info", str(out / "model-variational.gaussmix")]) == 0
+    assert "BayesianGaussianMixture: 9 components, of which the data kept 3" in stdout.getvalue()
+    shown = gaussmix.load(out / "model.gaussmix")
+    # The kept mixture's training mean log-likelihood stands in for an EM lower bound.
+    summary = json.loads((out / "summary.json").read_text())
+    np.testing.assert_allclose(
+        shown.lower_bound_, summary["train"]["mean_log_likelihood_data_units"], rtol=1e-9
+    )

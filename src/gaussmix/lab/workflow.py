@@ -883,6 +883,10 @@ def run_lab(
             random_state=random_state,
         ).fit(prepared.X_train)
         model = variational.to_gaussian_mixture()
+        # Not fitted by EM, it has no lower bound (-inf): its training mean log-likelihood
+        # stands in, so that the model files say what `gaussmix info` shows of other labs'.
+        model.lower_bound_ = float(model.score(prepared.X_train))
+        model.lower_bounds_ = [model.lower_bound_]
     n_refit_rows = None
     if loaded.stream is not None:
         model, n_refit_rows = _refit_on_all_rows(model, loaded, prepared)
