@@ -8,12 +8,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from sklearn.exceptions import NotFittedError
 
+from ..engine.variational import EFFECTIVE_WEIGHT, data_shares
 from ._common import _legend_outside, _new_axes, _set_title, component_colors
 
-#: The share of the training rows above which a component counts as kept: the
-#: threshold of ``BayesianGaussianMixture.effective_n_components_`` and of its
-#: ``to_gaussian_mixture()`` (``EFFECTIVE_WEIGHT``, 1%).
-EFFECTIVE_WEIGHT = 0.01
+# EFFECTIVE_WEIGHT (re-exported): the share of the training rows above which a component
+# counts as kept, the threshold of BayesianGaussianMixture.effective_n_components_ and of
+# its to_gaussian_mixture() (1%).
 
 
 def component_shares(model):
@@ -42,17 +42,15 @@ def component_shares(model):
             f"This {type(model).__name__} has no weights_: call its fit(X) before plotting it."
         )
     concentration = getattr(model, "weight_concentration_", None)
-    prior_type = getattr(model, "weight_concentration_prior_type", None)
     if concentration is None:
-        counts = np.asarray(model.weights_, dtype=np.float64)
-    elif prior_type == "dirichlet_process":
-        counts = np.asarray(concentration[0], dtype=np.float64) - 1.0
-    else:
-        counts = np.asarray(concentration, dtype=np.float64) - float(
-            model.weight_concentration_prior_
-        )
-    counts = np.maximum(counts, 0.0)
-    return counts / counts.sum()
+        weights = np.maximum(np.asarray(model.weights_, dtype=np.float64), 0.0)
+        return weights / weights.sum()
+    # The estimator's own reading of the posterior (gaussmix.engine.variational).
+    return data_shares(
+        model.weight_concentration_prior_type,
+        concentration,
+        float(model.weight_concentration_prior_),
+    )
 
 
 def plot_weights(model, *, threshold=EFFECTIVE_WEIGHT, ax=None, title=None):
