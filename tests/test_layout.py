@@ -35,9 +35,11 @@ DOCUMENTED = {
         "load",
     },
     "gaussmix.data": {
+        "CsvRows",
         "DATASET_NAMES",
         "MISSING_VALUES",
         "Dataset",
+        "ParquetRows",
         "Prepared",
         "Table",
         "load_dataset",

@@ -16,6 +16,10 @@ Data in and out. The lab and the ``gaussmix`` command line stand on three steps,
 pandas (and pyarrow for Parquet) are optional dependencies: they are imported
 when a file is read.
 
+:class:`ParquetRows` and :class:`CsvRows` (:mod:`~gaussmix.data.streaming`) read
+files larger than memory block by block: array-likes with ``shape``, ``dtype``
+and row slicing that the estimators fit, score and label chunk by chunk.
+
 The folder also holds the two writers every output goes through:
 :mod:`~gaussmix.data.atomic` (a temporary name, fsync, then a rename) and
 :mod:`~gaussmix.data.model_file` (the model file format, arrays and metadata in,
@@ -26,12 +30,15 @@ from __future__ import annotations
 
 from ..datasets import DATASET_NAMES, Dataset, load_dataset
 from .preparation import Prepared, prepare
+from .streaming import CsvRows, ParquetRows
 from .tables import MISSING_VALUES, Table, read_table
 
 __all__ = [
+    "CsvRows",
     "DATASET_NAMES",
     "MISSING_VALUES",
     "Dataset",
+    "ParquetRows",
     "Prepared",
     "Table",
     "load_dataset",
