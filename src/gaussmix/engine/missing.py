@@ -210,7 +210,13 @@ def _small_inverses(blocks: np.ndarray):
         row = -np.einsum("pm,pqm->qm", lower[i, :i], inv_lower[:i])
         row[i] += 1.0
         inv_lower[i] = row / lower[i, i]
-    inverse = np.einsum("pam,pbm->abm", inv_lower, inv_lower)
+    # inv(A)_ab = sum_p inv(L)_pa inv(L)_pb over p >= max(a, b) (inv(L) is lower):
+    # the upper triangle, mirrored, in O(c^2) products of short stacks.
+    inverse = np.empty_like(blocks)
+    for a in range(c):
+        for b in range(a, c):
+            inverse[a, b] = np.einsum("pm,pm->m", inv_lower[b:, a], inv_lower[b:, b])
+            inverse[b, a] = inverse[a, b]
     log_det = 2.0 * sum(np.log(lower[i, i]) for i in range(c))
     return inverse, log_det
 
@@ -314,6 +320,10 @@ class _Registry:
             return self._find(self.known[count], keys)
 
 
+#: Patterns per batch when building the tables.
+TABLE_BATCH = 256
+
+
 class _Tables:
     """Per pattern and component: ``inv(L_mm)`` and ``log det L_mm``, for one set of parameters.
 
@@ -340,18 +350,22 @@ class _Tables:
             done = self.done.get(count)
             start = 0 if done is None else done[2]
             stop = self.registry.size(count)
-            features = self.registry.features[count][start:stop]
-            cells = features[:, :, None] * self.n_features + features[:, None, :]
             n_components = self.flat.shape[0]
-            # (K, P, c, c) -> (c, c, P * K): the small axes first for _small_inverses.
-            blocks = self.flat[:, cells].transpose(2, 3, 1, 0).reshape(count, count, -1)
-            inverse, log_det = _small_inverses(blocks)
             tail = (count, count, n_components)
             inverse_table = _grown(None if done is None else done[0], stop, tail, start)
             log_det_table = _grown(None if done is None else done[1], stop, (n_components,), start)
-            inverse = inverse.reshape(count, count, -1, n_components)
-            inverse_table[start:stop] = inverse.transpose(2, 0, 1, 3)
-            log_det_table[start:stop] = log_det.reshape(-1, n_components)
+            # In batches that stay in cache: whole-table temporaries (tens of MB at a
+            # million rows) cost more in fresh pages than in arithmetic.
+            for begin in range(start, stop, TABLE_BATCH):
+                end = min(begin + TABLE_BATCH, stop)
+                features = self.registry.features[count][begin:end]
+                cells = features[:, :, None] * self.n_features + features[:, None, :]
+                # (K, P, c, c) -> (c, c, P * K): the small axes first for _small_inverses.
+                blocks = self.flat[:, cells].transpose(2, 3, 1, 0).reshape(count, count, -1)
+                inverse, log_det = _small_inverses(blocks)
+                inverse = inverse.reshape(count, count, -1, n_components)
+                inverse_table[begin:end] = inverse.transpose(2, 0, 1, 3)
+                log_det_table[begin:end] = log_det.reshape(-1, n_components)
             self.done[count] = (inverse_table, log_det_table, stop)
             return inverse_table, log_det_table
 
