@@ -259,6 +259,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 f"{self.n_components}, n_samples = {n_samples}: pass more samples or "
                 "fewer components."
             )
+        # The mclust models without a closed-form posterior are refused here, with the reason.
         variational_family(self.covariance_type)
         model = get_covariance_model(self.covariance_type)
         model.check_n_features(n_features)
