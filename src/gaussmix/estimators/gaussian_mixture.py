@@ -109,6 +109,21 @@ def _mean_imputed(X, sample_weight):
     return np.where(observed, X, means.astype(X.dtype))
 
 
+@contextmanager
+def _opened(engine):
+    """Open the engine's backends; the start's is the fit's own when nothing is missing.
+
+    A backend is entered once: entering the same one twice would start a second
+    thread pool, and its exit would then run twice (the Dask backend's cannot).
+    """
+    with engine.backend:
+        if engine.start_backend is engine.backend:
+            yield
+        else:
+            with engine.start_backend:
+                yield
+
+
 def _engine(X, sample_weight, model, n_components):
     """The backends, EM model and centre for ``X`` (see :class:`_Engine`)."""
     backend = _backend(X, sample_weight, model, n_components)
@@ -534,7 +549,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         self._screened_starts = None
         # EM iterations of every start together (the work, where n_iter_ is the result's).
         self._iterations_run = 0
-        with _verbose_logging(self.verbose), backend, engine.start_backend:
+        with _verbose_logging(self.verbose), _opened(engine):
             for init in range(n_init):
                 started = time.perf_counter()
                 if self.verbose:
@@ -762,7 +777,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         model = get_covariance_model(self.covariance_type)
         X, sample_weight = self._without_empty_rows(X, sample_weight)
         engine = _engine(X, sample_weight, model, self.n_components)
-        with warnings.catch_warnings(), engine.backend, engine.start_backend:
+        with warnings.catch_warnings(), _opened(engine):
             warnings.simplefilter("ignore", CollapseWarning)
             self._continue_starts(starts, range(len(starts)), engine, model, self.prior_)
             best = _best_finished(starts)
