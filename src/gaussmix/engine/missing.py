@@ -182,42 +182,61 @@ def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
     return np.take(packed, triangle(n_features).unpack, axis=1).reshape(-1, n_features, n_features)
 
 
-def _small_inverses(blocks: np.ndarray):
+def _small_inverses(blocks: np.ndarray, out: np.ndarray | None = None):
     """Inverses and log-determinants of many small SPD matrices, element-wise.
 
-    ``blocks`` has shape ``(c, c, M)``: matrix ``[:, :, i]`` for each of M.
-    A Cholesky factorisation written over the two small axes (O(c) NumPy
-    calls on length-M vectors) instead of one LAPACK call per matrix: the
-    matrices are many (patterns times components) and of order 2-8, where a
-    call per matrix costs far more than its arithmetic.
+    ``blocks`` has shape ``(c, c, *batch)``: matrix ``[:, :, i]`` for each
+    index ``i`` of the batch shape; it and ``out`` (the inverses' place, same
+    shape) may be strided views.
+    A Cholesky factorisation written out entry by entry over the two small
+    axes (O(c^3) NumPy calls on length-M vectors, no temporaries beyond the
+    factors) instead of one LAPACK call per matrix: the matrices are many
+    (patterns times components) and of order 2-8, where a call per matrix
+    costs far more than its arithmetic.
 
     Returns
     -------
-    inverse : ndarray of shape (c, c, M)
-    log_det : ndarray of shape (M,)
+    inverse : ndarray of shape (c, c, *batch)
+        ``out`` when given.
+    log_det : ndarray of shape batch
     """
     c = blocks.shape[0]
-    lower = np.zeros_like(blocks)
+    # lower[i][j], i >= j: the Cholesky factor's entries, each a length-M vector.
+    lower = [[None] * c for _ in range(c)]
     for j in range(c):
-        pivot = blocks[j, j] - np.einsum("pm,pm->m", lower[j, :j], lower[j, :j])
-        lower[j, j] = np.sqrt(pivot)
-        if j + 1 < c:
-            column = blocks[j + 1 :, j] - np.einsum("ipm,pm->im", lower[j + 1 :, :j], lower[j, :j])
-            lower[j + 1 :, j] = column / lower[j, j]
-    # inv(L) by forward substitution, row by row; inv(A) = inv(L)' inv(L).
-    inv_lower = np.zeros_like(blocks)
+        pivot = blocks[j, j].copy()
+        for p in range(j):
+            pivot -= lower[j][p] * lower[j][p]
+        lower[j][j] = np.sqrt(pivot)
+        reciprocal = 1.0 / lower[j][j]
+        for i in range(j + 1, c):
+            entry = blocks[i, j].copy()
+            for p in range(j):
+                entry -= lower[i][p] * lower[j][p]
+            entry *= reciprocal
+            lower[i][j] = entry
+    # W = inv(L), lower triangular, by forward substitution.
+    inv_lower = [[None] * c for _ in range(c)]
     for i in range(c):
-        row = -np.einsum("pm,pqm->qm", lower[i, :i], inv_lower[:i])
-        row[i] += 1.0
-        inv_lower[i] = row / lower[i, i]
-    # inv(A)_ab = sum_p inv(L)_pa inv(L)_pb over p >= max(a, b) (inv(L) is lower):
-    # the upper triangle, mirrored, in O(c^2) products of short stacks.
-    inverse = np.empty_like(blocks)
+        inv_lower[i][i] = 1.0 / lower[i][i]
+        for j in range(i):
+            entry = lower[i][j] * inv_lower[j][j]
+            for p in range(j + 1, i):
+                entry += lower[i][p] * inv_lower[p][j]
+            entry *= -inv_lower[i][i]
+            inv_lower[i][j] = entry
+    # inv(A) = W' W: inv(A)_ab = sum_{p >= max(a, b)} W_pa W_pb, upper triangle mirrored.
+    inverse = np.empty(blocks.shape) if out is None else out
     for a in range(c):
         for b in range(a, c):
-            inverse[a, b] = np.einsum("pm,pm->m", inv_lower[b:, a], inv_lower[b:, b])
-            inverse[b, a] = inverse[a, b]
-    log_det = 2.0 * sum(np.log(lower[i, i]) for i in range(c))
+            entry = inv_lower[b][a] * inv_lower[b][b]
+            for p in range(b + 1, c):
+                entry += inv_lower[p][a] * inv_lower[p][b]
+            inverse[a, b] = entry
+            inverse[b, a] = entry
+    log_det = 2.0 * np.log(lower[0][0])
+    for i in range(1, c):
+        log_det += 2.0 * np.log(lower[i][i])
     return inverse, log_det
 
 
@@ -362,7 +381,10 @@ class _Tables:
     def __init__(self, registry: _Registry, precisions: np.ndarray):
         self.registry = registry
         n_components, n_features, _ = precisions.shape
-        self.flat = precisions.reshape(n_components, n_features * n_features)
+        # (D * D, K): a pattern's cells gather its blocks for all components at once.
+        self.cells_by_component = np.ascontiguousarray(
+            precisions.reshape(n_components, n_features * n_features).T
+        )
         self.n_features = n_features
         # count -> (inverse (capacity, c, c, K), log_det (capacity, K), number computed)
         self.done = {}
@@ -376,7 +398,7 @@ class _Tables:
             done = self.done.get(count)
             start = 0 if done is None else done[2]
             stop = self.registry.size(count)
-            n_components = self.flat.shape[0]
+            n_components = self.cells_by_component.shape[1]
             tail = (count, count, n_components)
             inverse_table = _grown(None if done is None else done[0], stop, tail, start)
             log_det_table = _grown(None if done is None else done[1], stop, (n_components,), start)
@@ -385,13 +407,11 @@ class _Tables:
             for begin in range(start, stop, TABLE_BATCH):
                 end = min(begin + TABLE_BATCH, stop)
                 features = self.registry.features[count][begin:end]
-                cells = features[:, :, None] * self.n_features + features[:, None, :]
-                # (K, P, c, c) -> (c, c, P * K): the small axes first for _small_inverses.
-                blocks = self.flat[:, cells].transpose(2, 3, 1, 0).reshape(count, count, -1)
-                inverse, log_det = _small_inverses(blocks)
-                inverse = inverse.reshape(count, count, -1, n_components)
+                features = features.T
+                # (c, c, P): the small axes first, so the gather is (c, c, P, K) contiguous.
+                cells = features[:, None, :] * self.n_features + features[None, :, :]
+                inverse, log_det_table[begin:end] = _small_inverses(self.cells_by_component[cells])
                 inverse_table[begin:end] = inverse.transpose(2, 0, 1, 3)
-                log_det_table[begin:end] = log_det.reshape(-1, n_components)
             self.done[count] = (inverse_table, log_det_table, stop)
             return inverse_table, log_det_table
 
