@@ -471,6 +471,36 @@ def test_failed_candidates_are_recorded_and_not_chosen():
     assert selector.best_n_components_ == 2
 
 
+def test_a_contender_failing_as_its_starts_are_finished_is_recorded_as_failed(monkeypatch):
+    # A screened candidate's other starts are run to convergence only when it may
+    # win; one that collapses there fails the candidate, as in the exhaustive
+    # search (found on raw breast-cancer features: it used to abort the search).
+    X = load_faithful()[0]
+    kwargs = dict(n_components=[2, 3], covariance_types=["EEE", "VVV"], random_state=0)
+    unpatched = GaussianMixtureIC(**kwargs).fit(X)
+    winner = (unpatched.best_n_components_, unpatched.best_covariance_type_)
+    original = GaussianMixture._finish_starts
+    raised = []
+
+    def finish(self, X, sample_weight=None):
+        if (self.n_components, self.covariance_type) == winner and self._unfinished_starts():
+            raised.append(winner)
+            raise gaussmix.CollapseError("Component 1 collapsed (test).")
+        return original(self, X, sample_weight)
+
+    monkeypatch.setattr(GaussianMixture, "_finish_starts", finish)
+    selector = GaussianMixtureIC(**kwargs).fit(X)
+    assert raised == [winner]
+    frame = selector.results_frame()
+    failed = (frame["n_components"] == winner[0]) & (frame["covariance_type"] == winner[1])
+    assert frame.loc[failed, "bic"].isna().all()
+    assert frame.loc[failed, "reason"].str.startswith("fit failed: Component 1").all()
+    assert selector.estimators_[int(np.flatnonzero(failed)[0])] is None
+    others = frame.loc[~failed & ~frame["spurious"], "bic"]
+    assert selector.results_["bic"][selector.best_index_] == others.min()
+    assert (selector.best_n_components_, selector.best_covariance_type_) != winner
+
+
 def test_every_candidate_failing_raises():
     with pytest.raises(ValueError, match="No candidate could be chosen"):
         GaussianMixtureIC(

@@ -657,10 +657,25 @@ n_iter_, lower_bound_, labels_
                 return
             for index in contenders:
                 estimator = self.estimators_[index]
-                estimator._finish_starts(X, sample_weight)
+                try:
+                    estimator._finish_starts(X, sample_weight)
+                except (CollapseError, ValueError, np.linalg.LinAlgError) as exc:
+                    # The exhaustive search's fit of this candidate fails the same way.
+                    self._mark_failed(index, f"fit failed: {exc}")
+                    continue
                 row = self._criteria(estimator, X, weights, data_covariance)
                 for column, value in row.items():
                     self.results_[column][index] = value
+
+    def _mark_failed(self, index, reason):
+        """Record candidate ``index`` as a failed fit, as :meth:`_record` does."""
+        row = dict.fromkeys(RESULT_COLUMNS, np.nan)
+        row.update(reason=reason, converged=False, spurious=False, n_iter=0, n_parameters=0)
+        row.update(all_starts=True)
+        for column in RESULT_COLUMNS:
+            if column not in ("n_components", "covariance_type"):
+                self.results_[column][index] = row[column]
+        self.estimators_[index] = None
 
     def _refit_on_all_rows(self, X, total_weights, sample_weight, seed):
         """Refit the subsample's best candidates on all rows; keep the best of them."""
