@@ -372,10 +372,14 @@ TABLE_BATCH = 256
 class _Tables:
     """Per pattern and component: ``inv(L_mm)`` and ``log det L_mm``, for one set of parameters.
 
-    Built on first use per count of missing entries for every pattern the
-    registry holds, and extended (in place, capacity doubling) when a chunk
-    meets new ones. Slots already computed never change, so a reader may keep
-    using the arrays it got while another thread extends them.
+    ``inv(L_mm)`` is kept as its diagonal and its upper triangle's pairs
+    ``a < b`` (in :func:`_pairs` order), which is what the rows use: the
+    conditional variances and covariances, and the solve ``inv(L_mm) g`` is
+    written with them. Built on first use per count of missing entries for
+    every pattern the registry holds, and extended (in place, capacity
+    doubling) when a chunk meets new ones. Slots already computed never
+    change, so a reader may keep using the arrays it got while another thread
+    extends them.
     """
 
     def __init__(self, registry: _Registry, precisions: np.ndarray):
@@ -386,34 +390,44 @@ class _Tables:
             precisions.reshape(n_components, n_features * n_features).T
         )
         self.n_features = n_features
-        # count -> (inverse (capacity, c, c, K), log_det (capacity, K), number computed)
+        # count -> (diagonal (capacity, c, K), pairs (capacity, c(c-1)/2, K),
+        #           log_det (capacity, K), number computed)
         self.done = {}
 
     def get(self, count: int, needed: int):
-        """``inverse`` (P, c, c, K) and ``log_det`` (P, K), computed for slots ``< needed``."""
+        """``diagonal`` (P, c, K), ``pairs`` (P, c(c-1)/2, K) and ``log_det`` (P, K).
+
+        Computed for slots ``< needed`` (at least).
+        """
         done = self.done.get(count)
-        if done is not None and done[2] >= needed:
-            return done[0], done[1]
+        if done is not None and done[3] >= needed:
+            return done[:3]
         with self.registry.lock:
             done = self.done.get(count)
-            start = 0 if done is None else done[2]
+            start = 0 if done is None else done[3]
             stop = self.registry.size(count)
             n_components = self.cells_by_component.shape[1]
-            tail = (count, count, n_components)
-            inverse_table = _grown(None if done is None else done[0], stop, tail, start)
-            log_det_table = _grown(None if done is None else done[1], stop, (n_components,), start)
+            n_pairs = count * (count - 1) // 2
+            diagonal, pairs, log_det = (
+                _grown(None if done is None else done[i], stop, tail, start)
+                for i, tail in enumerate(
+                    [(count, n_components), (n_pairs, n_components), (n_components,)]
+                )
+            )
+            a, b = _pairs(count)
+            diagonal_index = np.arange(count)
             # In batches that stay in cache: whole-table temporaries (tens of MB at a
             # million rows) cost more in fresh pages than in arithmetic.
             for begin in range(start, stop, TABLE_BATCH):
                 end = min(begin + TABLE_BATCH, stop)
-                features = self.registry.features[count][begin:end]
-                features = features.T
+                features = self.registry.features[count][begin:end].T
                 # (c, c, P): the small axes first, so the gather is (c, c, P, K) contiguous.
                 cells = features[:, None, :] * self.n_features + features[None, :, :]
-                inverse, log_det_table[begin:end] = _small_inverses(self.cells_by_component[cells])
-                inverse_table[begin:end] = inverse.transpose(2, 0, 1, 3)
-            self.done[count] = (inverse_table, log_det_table, stop)
-            return inverse_table, log_det_table
+                inverse, log_det[begin:end] = _small_inverses(self.cells_by_component[cells])
+                diagonal[begin:end] = inverse[diagonal_index, diagonal_index].transpose(1, 0, 2)
+                pairs[begin:end] = inverse[a, b].transpose(1, 0, 2)
+            self.done[count] = (diagonal, pairs, log_det, stop)
+            return diagonal, pairs, log_det
 
 
 class _Fill(NamedTuple):
@@ -638,18 +652,21 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
             corrections[group.rows] = solved
             continue
         g = gradient[entries]
-        inverse, log_det = tables.get(count, group.needed)
-        inverse, log_det = inverse[group.keys], log_det[group.keys]
-        solved = np.einsum("nabk,nbk->nak", inverse, g)
+        diagonal, pairs, log_det = tables.get(count, group.needed)
+        diagonal, pairs, log_det = diagonal[group.keys], pairs[group.keys], log_det[group.keys]
+        # inv(L_mm) g from the diagonal and the pairs a < b of the symmetric inverse.
+        solved = diagonal * g
+        for pair, (a, b) in enumerate(zip(*_pairs(count))):
+            solved[:, a] += pairs[:, pair] * g[:, b]
+            solved[:, b] += pairs[:, pair] * g[:, a]
         values[entries] = -solved
-        variances[entries] = np.einsum("naak->nak", inverse)
+        variances[entries] = diagonal
         correction = np.einsum("nak,nak->nk", g, solved)
         correction += count * LOG_2PI
         correction -= log_det
         correction *= 0.5
         corrections[group.rows] = correction
-        a, b = _pairs(count)
-        covariances.append(inverse[:, a, b].reshape(-1, n_components))
+        covariances.append(pairs.reshape(-1, n_components))
     # + g' inv(L_mm) g / 2 - log det L_mm / 2 + c/2 log(2 pi): the marginal's terms.
     log_prob += corrections.T
     if covariances:
