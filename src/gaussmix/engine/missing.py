@@ -654,11 +654,20 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
         g = gradient[entries]
         diagonal, pairs, log_det = tables.get(count, group.needed)
         diagonal, pairs, log_det = diagonal[group.keys], pairs[group.keys], log_det[group.keys]
-        # inv(L_mm) g from the diagonal and the pairs a < b of the symmetric inverse.
-        solved = diagonal * g
-        for pair, (a, b) in enumerate(zip(*_pairs(count))):
-            solved[:, a] += pairs[:, pair] * g[:, b]
-            solved[:, b] += pairs[:, pair] * g[:, a]
+        # inv(L_mm) g from the diagonal and the pairs a < b of the symmetric inverse:
+        # pair by pair for short blocks, else (fewer calls) from the whole block.
+        if count <= 3:
+            solved = diagonal * g
+            for pair, (a, b) in enumerate(zip(*_pairs(count))):
+                solved[:, a] += pairs[:, pair] * g[:, b]
+                solved[:, b] += pairs[:, pair] * g[:, a]
+        else:
+            a, b = _pairs(count)
+            block = np.empty((g.shape[0], count, count, n_components))
+            block[:, a, b] = pairs
+            block[:, b, a] = pairs
+            block[:, np.arange(count), np.arange(count)] = diagonal
+            solved = np.einsum("nabk,nbk->nak", block, g)
         values[entries] = -solved
         variances[entries] = diagonal
         correction = np.einsum("nak,nak->nk", g, solved)
