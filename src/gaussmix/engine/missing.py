@@ -393,19 +393,32 @@ class _Tables:
         # count -> (diagonal (capacity, c, K), pairs (capacity, c(c-1)/2, K),
         #           log_det (capacity, K), number computed)
         self.done = {}
+        self.locks = {}
 
-    def get(self, count: int, needed: int):
+    def get(self, count: int, needed: int, block: bool = True):
         """``diagonal`` (P, c, K), ``pairs`` (P, c(c-1)/2, K) and ``log_det`` (P, K).
 
-        Computed for slots ``< needed`` (at least).
+        Computed for slots ``< needed`` (at least). Each count's table has its
+        own lock, so threads build different counts at once; with
+        ``block=False``, None while another thread builds this one (the caller
+        does other work first).
         """
         done = self.done.get(count)
         if done is not None and done[3] >= needed:
             return done[:3]
-        with self.registry.lock:
+        lock = self.locks.get(count)
+        if lock is None:
+            lock = self.locks.setdefault(count, threading.Lock())
+        if not lock.acquire(blocking=block):
+            return None
+        try:
             done = self.done.get(count)
+            if done is not None and done[3] >= needed:
+                return done[:3]
+            # The registry's features are set before its size grows: no need for its lock.
             start = 0 if done is None else done[3]
             stop = self.registry.size(count)
+            features_by_slot = self.registry.features[count]
             n_components = self.cells_by_component.shape[1]
             n_pairs = count * (count - 1) // 2
             diagonal, pairs, log_det = (
@@ -420,7 +433,7 @@ class _Tables:
             # million rows) cost more in fresh pages than in arithmetic.
             for begin in range(start, stop, TABLE_BATCH):
                 end = min(begin + TABLE_BATCH, stop)
-                features = self.registry.features[count][begin:end].T
+                features = features_by_slot[begin:end].T
                 # (c, c, P): the small axes first, so the gather is (c, c, P, K) contiguous.
                 cells = features[:, None, :] * self.n_features + features[None, :, :]
                 inverse, log_det[begin:end] = _small_inverses(self.cells_by_component[cells])
@@ -428,6 +441,8 @@ class _Tables:
                 pairs[begin:end] = inverse[a, b].transpose(1, 0, 2)
             self.done[count] = (diagonal, pairs, log_det, stop)
             return diagonal, pairs, log_det
+        finally:
+            lock.release()
 
 
 class _Fill(NamedTuple):
@@ -634,26 +649,12 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
     # Each row's correction, rows first (rows of one group are scattered over the chunk).
     corrections = np.empty((n_rows, n_components))
     corrections[:] = 0.0
-    covariances = []
-    for group in layout.groups:
+    covariances = [None] * len(layout.groups)
+
+    def solve(index, group, table):
         count, entries = group.count, group.entries
-        if count == 1:
-            # One missing entry: L_mm is the precision's diagonal entry.
-            entry, feature = entries[:, 0], group.keys
-            g = gradient[entry]
-            inverse = arrays["inverse_diagonal"][feature]
-            solved = g * inverse
-            values[entry] = -solved
-            variances[entry] = inverse
-            solved *= g
-            solved += LOG_2PI
-            solved -= arrays["log_diagonal"][feature]
-            solved *= 0.5
-            corrections[group.rows] = solved
-            continue
         g = gradient[entries]
-        diagonal, pairs, log_det = tables.get(count, group.needed)
-        diagonal, pairs, log_det = diagonal[group.keys], pairs[group.keys], log_det[group.keys]
+        diagonal, pairs, log_det = (part[group.keys] for part in table)
         # inv(L_mm) g from the diagonal and the pairs a < b of the symmetric inverse:
         # pair by pair for short blocks, else (fewer calls) from the whole block.
         if count <= 3:
@@ -675,7 +676,33 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
         correction -= log_det
         correction *= 0.5
         corrections[group.rows] = correction
-        covariances.append(pairs.reshape(-1, n_components))
+        covariances[index] = pairs.reshape(-1, n_components)
+
+    deferred = []
+    for index, group in enumerate(layout.groups):
+        if group.count == 1:
+            # One missing entry: L_mm is the precision's diagonal entry.
+            entry, feature = group.entries[:, 0], group.keys
+            g = gradient[entry]
+            inverse = arrays["inverse_diagonal"][feature]
+            solved = g * inverse
+            values[entry] = -solved
+            variances[entry] = inverse
+            solved *= g
+            solved += LOG_2PI
+            solved -= arrays["log_diagonal"][feature]
+            solved *= 0.5
+            corrections[group.rows] = solved
+            continue
+        # A table another thread is building is waited for last.
+        table = tables.get(group.count, group.needed, block=False)
+        if table is None:
+            deferred.append((index, group))
+        else:
+            solve(index, group, table)
+    for index, group in deferred:
+        solve(index, group, tables.get(group.count, group.needed))
+    covariances = [part for part in covariances if part is not None]
     # + g' inv(L_mm) g / 2 - log det L_mm / 2 + c/2 log(2 pi): the marginal's terms.
     log_prob += corrections.T
     if covariances:
