@@ -182,12 +182,11 @@ def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
     return np.take(packed, triangle(n_features).unpack, axis=1).reshape(-1, n_features, n_features)
 
 
-def _small_inverses(blocks: np.ndarray, out: np.ndarray | None = None):
+def _small_inverses(blocks: np.ndarray):
     """Inverses and log-determinants of many small SPD matrices, element-wise.
 
     ``blocks`` has shape ``(c, c, *batch)``: matrix ``[:, :, i]`` for each
-    index ``i`` of the batch shape; it and ``out`` (the inverses' place, same
-    shape) may be strided views.
+    index ``i`` of the batch shape.
     A Cholesky factorisation written out entry by entry over the two small
     axes (O(c^3) NumPy calls on length-M vectors, no temporaries beyond the
     factors) instead of one LAPACK call per matrix: the matrices are many
@@ -197,7 +196,6 @@ def _small_inverses(blocks: np.ndarray, out: np.ndarray | None = None):
     Returns
     -------
     inverse : ndarray of shape (c, c, *batch)
-        ``out`` when given.
     log_det : ndarray of shape batch
     """
     c = blocks.shape[0]
@@ -226,7 +224,7 @@ def _small_inverses(blocks: np.ndarray, out: np.ndarray | None = None):
             entry *= -inv_lower[i][i]
             inv_lower[i][j] = entry
     # inv(A) = W' W: inv(A)_ab = sum_{p >= max(a, b)} W_pa W_pb, upper triangle mirrored.
-    inverse = np.empty(blocks.shape) if out is None else out
+    inverse = np.empty(blocks.shape)
     for a in range(c):
         for b in range(a, c):
             entry = inv_lower[b][a] * inv_lower[b][b]
@@ -587,7 +585,7 @@ def chunk_layout(missing: np.ndarray, registry: _Registry) -> _Layout:
     )
 
 
-def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout=None):
+def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout):
     """Observed-data ``log pi_k + log N(x_o | mu_ko, S_koo)`` per row, and the conditional fills.
 
     For one component (precision ``L = inv(S)``) and a row with missing block
@@ -619,8 +617,8 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
     arrays : dict
         From :meth:`MissingValues.prepare`.
     tables : _Tables
-    layout : _Layout, optional
-        The chunk's :func:`chunk_layout` (computed here when not given).
+    layout : _Layout
+        The chunk's :func:`chunk_layout` (of ``missing``).
 
     Returns
     -------
@@ -628,8 +626,6 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
     fill : _Fill
     """
     n_features, n_rows = XcT.shape
-    if layout is None:
-        layout = chunk_layout(missing, tables.registry)
     centred = np.where(missing, 0.0, XcT).astype(np.float64, copy=False)
     log_prob = FULL.weighted_log_prob(centred, full_prepared, full_work)
     n_components = log_prob.shape[0]
@@ -648,8 +644,7 @@ def fill_log_prob(XcT, missing, full_prepared, full_work, arrays, tables, layout
     values = np.empty_like(gradient)
     variances = np.empty_like(gradient)
     # Each row's correction, rows first (rows of one group are scattered over the chunk).
-    corrections = np.empty((n_rows, n_components))
-    corrections[:] = 0.0
+    corrections = np.zeros((n_rows, n_components))
     covariances = [None] * len(layout.groups)
 
     def solve(index, group, table):
