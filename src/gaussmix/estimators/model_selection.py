@@ -75,6 +75,14 @@ def _candidate_fit(template, X, sample_weight, assignments, screen=None):
     return estimator, ""
 
 
+def _unfitted_row(n_components, covariance_type, reason):
+    """A candidate's row of ``results_`` before (or without) a fit: NaN criteria."""
+    row = dict.fromkeys(RESULT_COLUMNS, np.nan)
+    row.update(n_components=n_components, covariance_type=covariance_type, reason=reason)
+    row.update(converged=False, spurious=False, n_iter=0, n_parameters=0, all_starts=True)
+    return row
+
+
 def _take_rows(X, rows):
     """Rows ``rows`` (sorted) of an in-memory, out-of-core or Dask ``X`` as an ndarray."""
     if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
@@ -577,10 +585,7 @@ n_iter_, lower_bound_, labels_
         results = {column: [] for column in RESULT_COLUMNS}
         self.estimators_ = []
         for (n_components, name), (estimator, error) in zip(grid, fits):
-            row = dict.fromkeys(RESULT_COLUMNS, np.nan)
-            row.update(n_components=n_components, covariance_type=name, reason=error)
-            row.update(converged=False, spurious=False, n_iter=0, n_parameters=0)
-            row.update(all_starts=True)
+            row = _unfitted_row(n_components, name, error)
             if estimator is not None:
                 row.update(self._criteria(estimator, X, weights, data_covariance))
             if estimator is not None and hasattr(self, "feature_names_in_"):
@@ -669,12 +674,11 @@ n_iter_, lower_bound_, labels_
 
     def _mark_failed(self, index, reason):
         """Record candidate ``index`` as a failed fit, as :meth:`_record` does."""
-        row = dict.fromkeys(RESULT_COLUMNS, np.nan)
-        row.update(reason=reason, converged=False, spurious=False, n_iter=0, n_parameters=0)
-        row.update(all_starts=True)
+        row = _unfitted_row(
+            self.results_["n_components"][index], self.results_["covariance_type"][index], reason
+        )
         for column in RESULT_COLUMNS:
-            if column not in ("n_components", "covariance_type"):
-                self.results_[column][index] = row[column]
+            self.results_[column][index] = row[column]
         self.estimators_[index] = None
 
     def _refit_on_all_rows(self, X, total_weights, sample_weight, seed):
