@@ -74,17 +74,14 @@ def speed(case, repeats):
     for name, classes in PAIRS.items():
         # The start and a first iteration, once per library.
         started = [fit_seconds(cls, X, case["k"], case["cov"], 1, KMEANS)[1] for cls in classes]
-        times = [[], []]
+        times, fitted = [[], []], [None, None]
         for _ in range(repeats):
             for library, estimator in enumerate(started):
-                whole, fitted = continued_seconds(estimator, X, iters)
+                whole, fitted[library] = continued_seconds(estimator, X, iters)
                 one, _ = continued_seconds(estimator, X, 1)
                 times[library].append((whole - one) / (iters - 1))
-                if library == 0:
-                    ours_fitted = fitted
-                else:
-                    peer_fitted = fitted
         ours, theirs = times
+        ours_fitted, peer_fitted = fitted
         row[name] = {
             "gaussmix_s_per_iter": statistics.median(ours),
             "sklearn_s_per_iter": statistics.median(theirs),
