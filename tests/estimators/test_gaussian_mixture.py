@@ -783,6 +783,61 @@ def test_fits_where_sklearn_reports_ill_defined_covariance(case, covariance_type
         assert gm.score(X) > single.score(X) + 0.1
 
 
+def _fit_with_failing_starts(monkeypatch, failing, n_init):
+    """Fit with ``n_init`` starts, the EM runs numbered in ``failing`` raising.
+
+    Returns the estimator (or the CollapseError), the caught warnings and the
+    lower bound each start reaches when none fails (from the same draws).
+    """
+    from gaussmix.estimators import gaussian_mixture as module
+
+    X, _ = dataset("overlapping")
+    real = module.run_em
+    bounds = []
+
+    def recording(*args, **kwargs):
+        result = real(*args, **kwargs)
+        bounds.append(result.lower_bound)
+        return result
+
+    params = dict(n_components=3, n_init=n_init, random_state=0)
+    monkeypatch.setattr(module, "run_em", recording)
+    GaussianMixture(**params).fit(X)
+    calls = []
+
+    def failing_some(*args, **kwargs):
+        calls.append(len(calls))
+        if calls[-1] in failing:
+            raise CollapseError(f"Component 1 collapsed (test, start {calls[-1]}).")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "run_em", failing_some)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fitted = GaussianMixture(**params).fit(X)
+        except CollapseError as error:
+            fitted = error
+    return fitted, [w for w in caught if issubclass(w.category, CollapseWarning)], bounds
+
+
+def test_a_start_that_collapses_beyond_repair_is_left_out(monkeypatch):
+    # The draws do not depend on the EM runs, so the others are the runs an
+    # undisturbed fit makes: the model is the best of them.
+    gm, caught, bounds = _fit_with_failing_starts(monkeypatch, {0, 2}, n_init=4)
+    assert gm.lower_bound_ == max(bounds[1], bounds[3])
+    (warning,) = caught
+    assert re.search(r"2 starts of 4 \(0, 2\) collapsed beyond repair", str(warning.message))
+    assert "start 0" in str(warning.message)
+
+
+def test_every_start_collapsing_raises_the_first_error(monkeypatch):
+    error, _, _ = _fit_with_failing_starts(monkeypatch, {0, 1}, n_init=2)
+    assert isinstance(error, CollapseError) and "start 0" in str(error)
+    error, _, _ = _fit_with_failing_starts(monkeypatch, {0}, n_init=1)
+    assert isinstance(error, CollapseError)
+
+
 # ----------------------------------------------------------- sklearn integration
 def test_dataframe_feature_names_behave_like_sklearn():
     X, _ = dataset("separated")

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..backends import float_dtype, is_dask_collection, is_out_of_core, make_backend
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
 from ..engine import criteria
-from ..engine.collapse import CollapseHandler, CollapseWarning
+from ..engine.collapse import CollapseError, CollapseHandler, CollapseWarning, warn_from_user_code
 from ..engine.em import run_em
 from ..engine.missing import (
     MissingValues,
@@ -46,6 +46,7 @@ from ._validation import (
     check_weights,
     empty_rows,
     has_missing,
+    plural,
     validated_X,
 )
 
@@ -53,12 +54,20 @@ logger = logging.getLogger("gaussmix")
 
 
 class _StartState(NamedTuple):
-    """One start of a screened fit: its run so far and its collapse bookkeeping."""
+    """One start of a screened fit: its run so far and its collapse bookkeeping.
 
-    result: EMResult
+    A start that collapsed beyond repair keeps its error and no result.
+    """
+
+    result: EMResult | None
     budget: int
     frozen: frozenset
     finished: bool
+    error: CollapseError | None = None
+
+
+def _failed_start(error):
+    return _StartState(None, 0, frozenset(), True, error)
 
 
 class Screen(NamedTuple):
@@ -148,9 +157,26 @@ def _best_finished(starts):
     # GaussianMixture's own comparison of starts does.
     best = None
     for state in starts:
-        if state.finished and (best is None or state.result.lower_bound > best.lower_bound):
+        if state.result is None or not state.finished:
+            continue
+        if best is None or state.result.lower_bound > best.lower_bound:
             best = state.result
+    if best is None:
+        raise next(state.error for state in starts if state.error is not None)
+    _warn_failed_starts([state.error for state in starts], len(starts))
     return best
+
+
+def _warn_failed_starts(errors, n_starts):
+    """Say which starts collapsed beyond repair and were left out of the fit."""
+    failed = [index for index, error in enumerate(errors) if error is not None]
+    if failed:
+        warn_from_user_code(
+            f"{plural(len(failed), 'start')} of {n_starts} ({', '.join(map(str, failed))}) "
+            f"collapsed beyond repair and {'was' if len(failed) == 1 else 'were'} left out; "
+            f"the model is the best of the others. First: {errors[failed[0]]}",
+            CollapseWarning,
+        )
 
 
 @contextmanager
@@ -343,6 +369,9 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     ``2 * n_components`` component re-seeds per start. After that an empty component keeps
     its last parameters with a vanishing weight, and a singular one raises
     :class:`gaussmix.CollapseError` naming the component, the cause and the remedy.
+    With ``n_init > 1`` such a start is left out (a :class:`gaussmix.CollapseWarning`
+    names it) and the model is the best of the others; the fit raises only when
+    every start does.
 
     Examples
     --------
@@ -546,6 +575,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         if n_init == 1 or self.max_iter == 0:
             screen = None
         starts = []
+        errors = []
         self._screened_starts = None
         # EM iterations of every start together (the work, where n_iter_ is the result's).
         self._iterations_run = 0
@@ -557,43 +587,55 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 collapse = CollapseHandler(
                     engine.start_backend, model, centre, reg_covar, self.n_components
                 )
-                if do_init:
-                    drawn = None if assignments is None else assignments[init]
-                    params = self._initial_params(
-                        engine.start_X,
-                        sample_weight,
-                        engine.start_backend,
-                        model,
-                        centre,
-                        inits,
-                        random_state,
-                        collapse,
-                        drawn,
-                        prior,
-                    )
-                    lower_bound = -np.inf
-                else:
-                    params = self._fitted_params()
-                    lower_bound = self.lower_bound_
-                if self.max_iter == 0:
-                    # As scikit-learn: no E-step, so no bound; the last start is kept.
-                    result = EMResult(params=params, lower_bound=-np.inf)
-                else:
-                    result = run_em(
-                        backend,
-                        em_model,
-                        params,
-                        centre=centre,
-                        tol=self.tol if screen is None else screen.tol,
-                        max_iter=self.max_iter
-                        if screen is None
-                        else min(self.max_iter, screen.max_iter),
-                        reg_covar=reg_covar,
-                        lower_bound=lower_bound,
-                        on_iteration=self._progress_reporter(),
-                        collapse=collapse,
-                        prior=prior,
-                    )
+                try:
+                    if do_init:
+                        drawn = None if assignments is None else assignments[init]
+                        params = self._initial_params(
+                            engine.start_X,
+                            sample_weight,
+                            engine.start_backend,
+                            model,
+                            centre,
+                            inits,
+                            random_state,
+                            collapse,
+                            drawn,
+                            prior,
+                        )
+                        lower_bound = -np.inf
+                    else:
+                        params = self._fitted_params()
+                        lower_bound = self.lower_bound_
+                    if self.max_iter == 0:
+                        # As scikit-learn: no E-step, so no bound; the last start is kept.
+                        result = EMResult(params=params, lower_bound=-np.inf)
+                    else:
+                        result = run_em(
+                            backend,
+                            em_model,
+                            params,
+                            centre=centre,
+                            tol=self.tol if screen is None else screen.tol,
+                            max_iter=self.max_iter
+                            if screen is None
+                            else min(self.max_iter, screen.max_iter),
+                            reg_covar=reg_covar,
+                            lower_bound=lower_bound,
+                            on_iteration=self._progress_reporter(),
+                            collapse=collapse,
+                            prior=prior,
+                        )
+                except CollapseError as error:
+                    # One start beyond repair does not sink the others (the model search
+                    # runs mclust's start beside k-means draws); only all of them do.
+                    if n_init == 1:
+                        raise
+                    errors.append(error)
+                    if screen is not None:
+                        starts.append(_failed_start(error))
+                    continue
+                errors.append(None)
+                if self.max_iter > 0:
                     if screen is not None:
                         starts.append(self._start_state(result, collapse))
                     status = "converged" if result.converged else "did not converge"
@@ -615,11 +657,18 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 # Only the start ahead after the short runs is run to convergence now;
                 # the others can be finished later (_finish_starts) and are then
                 # exactly the runs that an unscreened fit makes.
-                ahead = max(range(len(starts)), key=lambda i: starts[i].result.lower_bound)
-                kept = sorted({ahead, *(i for i in screen.always if i < len(starts))})
+                alive = [i for i, state in enumerate(starts) if state.result is not None]
+                if not alive:
+                    raise errors[0]
+                ahead = max(alive, key=lambda i: starts[i].result.lower_bound)
+                kept = sorted({ahead, *(i for i in screen.always if i in alive)})
                 self._continue_starts(starts, kept, engine, model, prior)
                 best = _best_finished(starts)
                 self._screened_starts = starts
+            elif best is None:
+                raise errors[0]
+            else:
+                _warn_failed_starts(errors, n_init)
             # Labels from the final parameters, as scikit-learn's fit_predict gives;
             # not for data read block by block, where they would be an N-sized array.
             labels = None if streamed else label_rows(backend, em_model, best.params, centre)
@@ -739,18 +788,22 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
             collapse.budget = state.budget
             collapse.frozen = set(state.frozen)
             head = state.result
-            tail = run_em(
-                engine.backend,
-                engine.model,
-                head.params,
-                centre=centre,
-                tol=self.tol,
-                max_iter=self.max_iter - head.n_iter,
-                reg_covar=reg_covar,
-                lower_bound=head.lower_bound,
-                collapse=collapse,
-                prior=prior,
-            )
+            try:
+                tail = run_em(
+                    engine.backend,
+                    engine.model,
+                    head.params,
+                    centre=centre,
+                    tol=self.tol,
+                    max_iter=self.max_iter - head.n_iter,
+                    reg_covar=reg_covar,
+                    lower_bound=head.lower_bound,
+                    collapse=collapse,
+                    prior=prior,
+                )
+            except CollapseError as error:
+                starts[index] = _failed_start(error)
+                continue
             self._iterations_run = getattr(self, "_iterations_run", 0) + tail.n_iter
             whole = EMResult(
                 params=tail.params,
