@@ -23,10 +23,13 @@ from gaussmix.covariance import get_covariance_model
 from gaussmix.datasets import load_faithful
 from gaussmix.starts.assignment import Assignment, hc_assignments, same_partition
 
-REFERENCE = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "mclust_reference.json").read_text()
-)["data"]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+REFERENCE = json.loads((FIXTURES / "mclust_reference.json").read_text())["data"]
+# The full search on the searched data sets; wdbc's (30 features, 569 rows) is
+# too slow for the suite and is checked on part of its grid below.
 NAMES = sorted(REFERENCE)
+REFERENCE["wdbc"] = json.loads((FIXTURES / "mclust_reference_wdbc.json").read_text())
+ALL_NAMES = sorted(REFERENCE)
 COUNTS = range(1, 10)
 
 
@@ -43,7 +46,7 @@ def _data(name):
     return X
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_data_are_the_numbers_mclust_saw(name):
     X = _data(name)
     entry = REFERENCE[name]
@@ -51,7 +54,7 @@ def test_data_are_the_numbers_mclust_saw(name):
     np.testing.assert_allclose(X.sum(axis=0), entry["column_sums"], rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_parameter_counts_equal_mclust_in_every_cell(name):
     entry = REFERENCE[name]
     n_features = entry["d"]
@@ -70,7 +73,7 @@ def test_parameter_counts_equal_mclust_in_every_cell(name):
 DIFFERENT_STARTS = {"wreath": {2, 3}}
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_hc_starts_equal_mclust_starts(name):
     X = _data(name)
     ours = hc_assignments(X, list(COUNTS), np.random.RandomState(0))
@@ -123,3 +126,62 @@ def test_search_reaches_mclust_choice(name):
     assert -results["bic"][cell] >= entry["BIC"] - 0.5
     assert results["spurious"][cell]
     assert EXPLAINED[name] in results["reason"][cell]
+
+
+def _gaussian_log_density(X, mean, covariance):
+    """log N(x; mean, covariance) per row, through the correlation matrix's Cholesky.
+
+    scipy's ``multivariate_normal`` calls these covariances singular: their
+    eigenvalues span 14 decades, as the features' variances do.
+    """
+    scale = np.sqrt(np.diag(covariance))
+    factor = np.linalg.cholesky(covariance / np.outer(scale, scale))
+    whitened = np.linalg.solve(factor, ((X - mean) / scale).T)
+    return (
+        -0.5 * np.sum(whitened**2, axis=0)
+        - np.log(np.diag(factor)).sum()
+        - np.log(scale).sum()
+        - 0.5 * X.shape[1] * np.log(2 * np.pi)
+    )
+
+
+def test_wdbc_search_on_mclusts_best_cells_reaches_beyond_its_choice():
+    """wdbc on part of the grid: mclust's choice (VEE,7) and runner-up model (VVE).
+
+    The full search (153 s on this 2-core machine; R's ``Mclust`` took 9,701 s)
+    chooses VVE,5 at BIC 42,611.9, 1,358 above mclust's VEE,7 (41,253.5). From
+    the same start (the partitions are equal, test above) mclust's VVE,5 ends at
+    a log-likelihood of 22,967.0 (its BIC cell) and gaussmix's at 23,650.0
+    (recomputed below from the fitted parameters alone). mclust's orientation M-step is the
+    majorise-minimise iteration stopped at a relative change of 1.5e-8 (emControl's
+    ``tol[2]``), gaussmix's a Newton solve; on these unscaled features (variances
+    from 1e-7 to 1e5) the former's steps are small, the likely cause.
+    mclust's VEE,7 itself is reached and flagged: a component of 11 rows in 30
+    dimensions.
+    """
+    entry = REFERENCE["wdbc"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpuriousFitWarning)
+        selector = GaussianMixtureIC(
+            n_components=[5, 7], covariance_types=["VEE", "VVE"], random_state=0
+        ).fit(_data("wdbc"))
+    results = selector.results_
+    ours = -results["bic"][selector.best_index_]
+    assert ours >= entry["BIC"] - 0.5
+    assert ours >= max(v for v in entry["bic_table"]["VVE"] if v is not None) - 0.5
+    X = _data("wdbc")
+    best = selector.best_estimator_
+    log_densities = [
+        np.log(weight) + _gaussian_log_density(X, mean, covariance)
+        for weight, mean, covariance in zip(best.weights_, best.means_, best.covariances_)
+    ]
+    log_likelihood = np.logaddexp.reduce(log_densities, axis=0).sum()
+    np.testing.assert_allclose(log_likelihood, results["log_likelihood"][selector.best_index_])
+    cell = next(
+        i
+        for i, (k, model) in enumerate(zip(results["n_components"], results["covariance_type"]))
+        if (k, model) == (entry["G"], entry["model"])
+    )
+    assert -results["bic"][cell] >= entry["BIC"] - 0.5
+    assert results["spurious"][cell]
+    assert "effective points, fewer than the 31" in results["reason"][cell]
