@@ -282,18 +282,21 @@ def test_index_tables_are_cached_read_only_and_match_numpy():
             assert not array.flags.writeable
 
 
-def test_diag_variance_within_rounding_of_zero_is_zero_and_small_spread_is_kept():
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_variance_within_rounding_of_zero_is_zero_and_small_spread_is_kept(covariance_type):
     # A feature constant within a component: E[x^2] - mu^2 leaves a residue of a
     # few epsilons times E[x^2], whose sign and size depend on the BLAS's summation
     # order; it must read as zero (singular), not as a variance of 1e-12.
-    model = get_covariance_model("diag")
+    model = get_covariance_model(covariance_type)
     value, count = -47.0123, 10.0
     eps = np.finfo(np.float64).eps
     for residue in (-2.0, 0.0, 2.0, 4.0):
         second = np.array([[count * value * value * (1.0 + residue * eps)]])
         _, variances = model.m_step(np.array([count]), np.array([[count * value]]), second, 0.0)
-        assert variances[0, 0] == 0.0
+        assert np.all(variances == 0.0)
         assert model.precisions_cholesky(variances)[1][0]
+        scatter = model.scatters(np.array([count]), np.array([[value]]), second)
+        assert np.all(scatter == 0.0)
     # A real spread 1e6 standard deviations from the centre (variance / E[x^2] =
     # 1e-12, 4,500 epsilons) is kept: within what E[x^2] - mu^2 resolves (1%).
     rng = np.random.default_rng(0)
@@ -301,4 +304,4 @@ def test_diag_variance_within_rounding_of_zero_is_zero_and_small_spread_is_kept(
     _, variances = model.m_step(
         np.array([1000.0]), np.array([[x.sum()]]), np.array([[np.dot(x, x)]]), 0.0
     )
-    np.testing.assert_allclose(variances[0, 0], np.var(x), rtol=0.01)
+    np.testing.assert_allclose(np.ravel(variances)[0], np.var(x), rtol=0.01)

@@ -245,6 +245,23 @@ class CovarianceModel(Protocol):
         ...
 
 
+#: Differences ``E[x^2] - mu^2`` within this many float64 epsilons of ``E[x^2]`` are
+#: rounding, not spread: a feature constant within a component leaves a residue of
+#: a few epsilons times ``E[x^2]`` (the order of the GEMM's sums decides its size).
+RESOLUTION = 16 * np.finfo(np.float64).eps
+
+
+def resolved_difference(second, mean_square):
+    """``second - mean_square``, zero where rounding (or float32) cannot resolve it.
+
+    Variances computed as ``E[x^2] - mu^2`` (diag, spherical): a constant
+    feature or component then reads as exactly zero (singular) whatever order
+    the BLAS summed in, instead of a residue of a few epsilons.
+    """
+    difference = second - mean_square
+    return np.where(difference > RESOLUTION * np.abs(second), difference, 0.0)
+
+
 def check_shape(array: np.ndarray, shape: tuple, name: str) -> None:
     """Raise a ValueError naming ``name`` when ``array`` is not of ``shape``."""
     if array.shape != tuple(shape):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import as_float_array, check_shape
+from ._base import as_float_array, check_shape, resolved_difference
 from ._kernels import ChunkKernels, ExpandedFeatureKernel
 
 
@@ -73,12 +73,12 @@ class DiagCovariance(ChunkKernels):
 
     def m_step(self, nk, first, second, reg_covar, previous=None):
         means = first / nk[:, None]
-        variances = _resolved_difference(second / nk[:, None], means**2)
+        variances = resolved_difference(second / nk[:, None], means**2)
         return means, variances + reg_covar
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """Diagonals of ``W_k + n_k * reg_covar * I``, shape (n_components, n_features)."""
-        return _resolved_difference(second, nk[:, None] * means**2) + nk[:, None] * reg_covar
+        return resolved_difference(second, nk[:, None] * means**2) + nk[:, None] * reg_covar
 
     def covariances_from_scatter(self, counts, scatters):
         return scatters / counts[:, None]
@@ -99,15 +99,3 @@ class DiagCovariance(ChunkKernels):
                 for mean, covariance, count in zip(means, covariances, counts)
             ]
         )
-
-
-#: Differences ``E[x^2] - mu^2`` within this many float64 epsilons of ``E[x^2]`` are
-#: rounding, not spread: a feature constant within a component leaves a residue of
-#: a few epsilons times ``E[x^2]`` (the order of the GEMM's sums decides its size).
-RESOLUTION = 16 * np.finfo(np.float64).eps
-
-
-def _resolved_difference(second, mean_square):
-    """``second - mean_square``, zero where rounding (or float32) cannot resolve it."""
-    difference = second - mean_square
-    return np.where(difference > RESOLUTION * np.abs(second), difference, 0.0)

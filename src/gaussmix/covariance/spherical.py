@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import resolved_difference
 from .diag import DiagCovariance
 
 
@@ -44,14 +45,13 @@ class SphericalCovariance(DiagCovariance):
     def m_step(self, nk, first, second, reg_covar, previous=None):
         n_features = first.shape[1]
         means = first / nk[:, None]
-        # Rounding can push E|x|^2 - |mu|^2 below zero (float32 especially): clamp first.
-        spread = np.maximum(second[:, 0] / nk - np.sum(means**2, axis=1), 0.0)
+        spread = resolved_difference(second[:, 0] / nk, np.sum(means**2, axis=1))
         return means, spread / n_features + _spherical_floor(reg_covar)
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """Per-feature scatter ``tr(W_k) / n_features + n_k * reg_covar``, shape (n_components,)."""
         n_features = means.shape[1]
-        spread = np.maximum(second[:, 0] - nk * np.sum(means**2, axis=1), 0.0)
+        spread = resolved_difference(second[:, 0], nk * np.sum(means**2, axis=1))
         return spread / n_features + nk * _spherical_floor(reg_covar)
 
     def covariances_from_scatter(self, counts, scatters):
