@@ -85,9 +85,13 @@ def test_candidates_run_from_their_leading_starts_only_say_so():
     from gaussmix.lab.report import _note
 
     results = {"reason": ["", "flat component", ""], "all_starts": [True, False, False]}
+    screened = (
+        "leading starts only, run to convergence or to within about 1 of it "
+        "(more than 10 behind the best)"
+    )
     assert _note(results, 0) == ""
-    assert _note(results, 1) == "flat component; leading starts only (more than 10 behind the best)"
-    assert _note(results, 2) == "leading starts only (more than 10 behind the best)"
+    assert _note(results, 1) == f"flat component; {screened}"
+    assert _note(results, 2) == screened
 
 
 # ---------------------------------------------------------------- wide data
@@ -208,7 +212,11 @@ def test_long_notes_are_tooltips_of_a_few_words():
     notes = re.findall(r'<span class="note" title="([^"]*)">([^<]*)</span>', table)
     assert notes == [
         (html.escape(reason), "spurious"),
-        ("leading starts only (more than 10 behind the best)", "leading starts only"),
+        (
+            "leading starts only, run to convergence or to within about 1 of it "
+            "(more than 10 behind the best)",
+            "leading starts only",
+        ),
     ]
     assert table.count(reason) == 0  # never as the cell's text, only escaped in the tooltip
 

@@ -38,6 +38,9 @@ class EMResult:
         ``lower_bound`` after every iteration.
     n_iter : int
     converged : bool
+    settled : bool
+        Stopped by a ``settle`` rule (see :func:`gaussmix.engine.em.run_em`)
+        before converging: usable as it is, and resumable to convergence.
     """
 
     params: MixtureParams
@@ -45,3 +48,4 @@ class EMResult:
     lower_bounds: list = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+    settled: bool = False

@@ -22,7 +22,7 @@ from ..backends import float_dtype, is_dask_collection, is_out_of_core, make_bac
 from ..covariance import COVARIANCE_MODELS, get_covariance_model
 from ..engine import criteria
 from ..engine.collapse import CollapseError, CollapseHandler, CollapseWarning, warn_from_user_code
-from ..engine.em import run_em
+from ..engine.em import aitken_settled, run_em
 from ..engine.missing import (
     MissingValues,
     condition_params,
@@ -83,6 +83,12 @@ class Screen(NamedTuple):
     max_iter: int = 5
     #: Starts run to convergence whatever their short runs show (mclust's start).
     always: tuple = ()
+    #: The kept starts stop settled (``aitken_settled``) once Aitken's projection of
+    #: the bound's remaining gain is below ``settle_gain`` and its changes below
+    #: ``settle_change`` (mean log-likelihood per sample; 0: run to ``tol``). They are
+    #: then usable for ranking, and resumed to ``tol`` by ``_finish_starts``.
+    settle_gain: float = 0.0
+    settle_change: float = 1e-4
 
 
 def _backend(X, sample_weight, model, n_components):
@@ -153,11 +159,11 @@ def _streamed(X) -> bool:
 
 
 def _best_finished(starts):
-    # The highest bound among finished runs; ties go to the earlier start, as
-    # GaussianMixture's own comparison of starts does.
+    # The highest bound among finished (or settled) runs; ties go to the earlier
+    # start, as GaussianMixture's own comparison of starts does.
     best = None
     for state in starts:
-        if state.result is None or not state.finished:
+        if state.result is None or not (state.finished or state.result.settled):
             continue
         if best is None or state.result.lower_bound > best.lower_bound:
             best = state.result
@@ -662,7 +668,12 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                     raise errors[0]
                 ahead = max(alive, key=lambda i: starts[i].result.lower_bound)
                 kept = sorted({ahead, *(i for i in screen.always if i in alive)})
-                self._continue_starts(starts, kept, engine, model, prior)
+                settle = (
+                    aitken_settled(screen.settle_gain, screen.settle_change)
+                    if screen.settle_gain > 0
+                    else None
+                )
+                self._continue_starts(starts, kept, engine, model, prior, settle=settle)
                 best = _best_finished(starts)
                 self._screened_starts = starts
             elif best is None:
@@ -770,11 +781,13 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         )
         return _StartState(result, collapse.budget, frozenset(collapse.frozen), finished)
 
-    def _continue_starts(self, starts, indices, engine, model, prior):
+    def _continue_starts(self, starts, indices, engine, model, prior, settle=None):
         """Run the starts at ``indices`` on from where their short runs stopped.
 
         EM is deterministic, so a run continued from its last parameters, bound
-        and collapse budget is the run it would have been uninterrupted.
+        and collapse budget is the run it would have been uninterrupted. With a
+        ``settle`` rule (see :func:`run_em`) a run may stop settled and stays
+        unfinished: a later call continues it to ``tol``.
         """
         centre = engine.centre
         reg_covar = check_reg_covar(self.reg_covar, centre.shape[0])
@@ -800,6 +813,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                     lower_bound=head.lower_bound,
                     collapse=collapse,
                     prior=prior,
+                    settle=settle,
                 )
             except CollapseError as error:
                 starts[index] = _failed_start(error)
@@ -811,13 +825,24 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 lower_bounds=[*head.lower_bounds, *tail.lower_bounds],
                 n_iter=head.n_iter + tail.n_iter,
                 converged=tail.converged,
+                settled=tail.settled,
             )
-            starts[index] = _StartState(whole, collapse.budget, frozenset(collapse.frozen), True)
+            starts[index] = _StartState(
+                whole, collapse.budget, frozenset(collapse.frozen), not tail.settled
+            )
 
     def _unfinished_starts(self) -> int:
         """How many starts a screened fit has left short (0 for an ordinary fit)."""
         starts = getattr(self, "_screened_starts", None)
         return 0 if not starts else sum(not state.finished for state in starts)
+
+    def _settled(self) -> bool:
+        """Whether a start of a screened fit stopped settled, short of ``tol``."""
+        starts = getattr(self, "_screened_starts", None) or ()
+        return any(
+            state.result is not None and state.result.settled and not state.finished
+            for state in starts
+        )
 
     def _finish_starts(self, X, sample_weight=None):
         """Run every start a screened fit left short to convergence; keep the best.

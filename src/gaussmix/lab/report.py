@@ -127,9 +127,13 @@ def _embedded_png(path):
 def _note(results, index):
     """Everything worth knowing about a candidate's fit, in full (the note's tooltip)."""
     notes = [results["reason"][index] or ""]
-    # Screened candidates ran only their leading starts to convergence.
+    # Screened candidates ran only their leading starts, to convergence or until
+    # they settled near it.
     if not results.get("all_starts", [True] * (index + 1))[index]:
-        notes.append("leading starts only (more than 10 behind the best)")
+        notes.append(
+            "leading starts only, run to convergence or to within about 1 of it "
+            "(more than 10 behind the best)"
+        )
     return "; ".join(note for note in notes if note)
 
 
