@@ -363,21 +363,33 @@ def _plane_orientation(scatters, counts, equal_volume):
         values = counts @ np.log(h)
     phi, spacing = float(grid[np.argmin(values)]), 2.0 * np.pi / N_PLANE_ANGLES
     low, high = phi - spacing, phi + spacing
+    # A few components: Python floats beat a dozen NumPy calls per Newton step.
+    terms = list(
+        zip(half_difference.tolist(), off_diagonal.tolist(), square.tolist(), counts.tolist())
+    )
+    n_total = float(counts.sum())
     for _ in range(50):
         cos, sin = math.cos(phi), math.sin(phi)
-        r = half_difference * cos + off_diagonal * sin
-        q = off_diagonal * cos - half_difference * sin
-        h = square - r**2
-        dh, d2h = -2.0 * r * q, -2.0 * (q**2 - r**2)
+        # Per component: h and its first two derivatives in phi, gathered into sums.
+        first = second = total = 0.0
+        for u, v, m2, n_k in terms:
+            r = u * cos + v * sin
+            q = v * cos - u * sin
+            h = m2 - r * r
+            dh, d2h = -2.0 * r * q, -2.0 * (q * q - r * r)
+            if equal_volume:
+                root = math.sqrt(h)
+                total += root
+                first += dh / (2.0 * root)
+                second += d2h / (2.0 * root) - dh * dh / (4.0 * h * root)
+            else:
+                first += n_k * dh / h
+                second += n_k * (d2h * h - dh * dh) / (h * h)
         if equal_volume:
-            root = np.sqrt(h)
-            total, first = root.sum(), (dh / (2.0 * root)).sum()
-            second = (d2h / (2.0 * root) - dh**2 / (4.0 * h * root)).sum()
-            gradient = 2.0 * counts.sum() * first / total
-            curvature = 2.0 * counts.sum() * (second * total - first**2) / total**2
+            gradient = 2.0 * n_total * first / total
+            curvature = 2.0 * n_total * (second * total - first**2) / total**2
         else:
-            gradient = float(counts @ (dh / h))
-            curvature = float(counts @ ((d2h * h - dh**2) / h**2))
+            gradient, curvature = first, second
         # Newton inside the bracket around the grid's best; bisection where it fails.
         step = -gradient / curvature if curvature > 0 else -np.sign(gradient) * spacing
         candidate = phi + step
@@ -429,9 +441,13 @@ def _shared_orientation(covariances: np.ndarray) -> np.ndarray:
     return eigh_descending(combination)[1]
 
 
-def _warm_start(previous):
-    """The shared orientation of the previous covariances, when they are all usable."""
-    if previous is None:
+def _warm_start(previous, scatters):
+    """The shared orientation of the previous covariances, when they are all usable.
+
+    None for two features too, whose orientation is found globally from any start
+    (:func:`_plane_orientation`).
+    """
+    if previous is None or scatters.shape[-1] == PLANE_FEATURES:
         return None
     previous = np.asarray(previous, dtype=np.float64)
     if not np.all(np.isfinite(previous)) or np.any(np.linalg.eigvalsh(previous)[:, 0] <= 0.0):
@@ -499,7 +515,9 @@ class EqualVolumeOrientationCovariance(_Ellipsoidal):
         return 1 + n_components * (n_features - 1) + n_features * (n_features - 1) // 2
 
     def covariances_from_scatter(self, counts, scatters, previous=None):
-        return common_orientation(counts, scatters, equal_volume=True, start=_warm_start(previous))
+        return common_orientation(
+            counts, scatters, equal_volume=True, start=_warm_start(previous, scatters)
+        )
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)
@@ -519,7 +537,9 @@ class EqualOrientationCovariance(_Ellipsoidal):
         return n_components * n_features + n_features * (n_features - 1) // 2
 
     def covariances_from_scatter(self, counts, scatters, previous=None):
-        return common_orientation(counts, scatters, equal_volume=False, start=_warm_start(previous))
+        return common_orientation(
+            counts, scatters, equal_volume=False, start=_warm_start(previous, scatters)
+        )
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)
