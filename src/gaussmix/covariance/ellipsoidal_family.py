@@ -260,7 +260,7 @@ def common_orientation(
     equal_volume: bool,
     tol: float = INNER_TOL,
     max_iter: int = INNER_MAX_ITER,
-    start: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
 ) -> np.ndarray:
     """EVE (``equal_volume``) or VVE: one orientation ``D`` for all components.
 
@@ -282,10 +282,11 @@ def common_orientation(
     Components with a numerically singular scatter are left out of the
     estimate and get a zero covariance.
 
-    With ``start`` (the previous EM iteration's orientation) Newton runs from it
-    alone: every step lowers ``F``, so the M-step never undoes the previous
-    iteration's gain (EM stays monotone) and, starting near the optimum, it
-    takes a few steps instead of hundreds.
+    With ``previous`` (the previous EM iteration's covariances, all usable) Newton
+    runs from their shared orientation alone: every step lowers ``F``, so the
+    M-step never undoes the previous iteration's gain (EM stays monotone) and,
+    starting near the optimum, it takes a few steps instead of hundreds. Two
+    features take the one-angle path whatever ``previous`` is.
     """
     values = np.linalg.eigvalsh(scatters)
     active = ~numerically_singular(values)
@@ -303,6 +304,8 @@ def common_orientation(
             equal_volume,
         )
     evaluate = _profile(count_set, equal_volume)
+    # Only here: the two-feature path above finds the global minimum from any start.
+    start = _warm_start(previous)
     if start is not None:
         starts, ranked = [start], [0]
     else:
@@ -441,13 +444,9 @@ def _shared_orientation(covariances: np.ndarray) -> np.ndarray:
     return eigh_descending(combination)[1]
 
 
-def _warm_start(previous, scatters):
-    """The shared orientation of the previous covariances, when they are all usable.
-
-    None for two features too, whose orientation is found globally from any start
-    (:func:`_plane_orientation`).
-    """
-    if previous is None or scatters.shape[-1] == PLANE_FEATURES:
+def _warm_start(previous):
+    """The shared orientation of the previous covariances, when they are all usable."""
+    if previous is None:
         return None
     previous = np.asarray(previous, dtype=np.float64)
     if not np.all(np.isfinite(previous)) or np.any(np.linalg.eigvalsh(previous)[:, 0] <= 0.0):
@@ -515,9 +514,7 @@ class EqualVolumeOrientationCovariance(_Ellipsoidal):
         return 1 + n_components * (n_features - 1) + n_features * (n_features - 1) // 2
 
     def covariances_from_scatter(self, counts, scatters, previous=None):
-        return common_orientation(
-            counts, scatters, equal_volume=True, start=_warm_start(previous, scatters)
-        )
+        return common_orientation(counts, scatters, equal_volume=True, previous=previous)
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)
@@ -537,9 +534,7 @@ class EqualOrientationCovariance(_Ellipsoidal):
         return n_components * n_features + n_features * (n_features - 1) // 2
 
     def covariances_from_scatter(self, counts, scatters, previous=None):
-        return common_orientation(
-            counts, scatters, equal_volume=False, start=_warm_start(previous, scatters)
-        )
+        return common_orientation(counts, scatters, equal_volume=False, previous=previous)
 
     def with_shared_parts(self, kept, replacements):
         orientation = _shared_orientation(kept)
