@@ -85,10 +85,11 @@ class Screen(NamedTuple):
     always: tuple = ()
     #: The kept starts stop settled (``aitken_settled``) once Aitken's projection of
     #: the bound's remaining gain is below ``settle_gain`` and its changes below
-    #: ``settle_change`` (mean log-likelihood per sample; 0: run to ``tol``). They are
-    #: then usable for ranking, and resumed to ``tol`` by ``_finish_starts``.
+    #: ``settle_change`` (mean log-likelihood per sample; a zero gain: run to
+    #: ``tol``). They are then usable for ranking, and resumed to ``tol`` by
+    #: ``_finish_starts``. The model search sets both.
     settle_gain: float = 0.0
-    settle_change: float = 1e-4
+    settle_change: float = 0.0
 
 
 def _backend(X, sample_weight, model, n_components):
@@ -839,10 +840,8 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
     def _settled(self) -> bool:
         """Whether a start of a screened fit stopped settled, short of ``tol``."""
         starts = getattr(self, "_screened_starts", None) or ()
-        return any(
-            state.result is not None and state.result.settled and not state.finished
-            for state in starts
-        )
+        # A settled run is never finished: resuming it gives a new, unsettled result.
+        return any(state.result is not None and state.result.settled for state in starts)
 
     def _finish_starts(self, X, sample_weight=None):
         """Run every start a screened fit left short to convergence; keep the best.
