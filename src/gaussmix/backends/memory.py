@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from functools import reduce
+from functools import partial, reduce
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -72,6 +72,27 @@ def chunk_rows_for(bytes_per_row: int) -> int:
     return chunk_rows(bytes_per_row, SCRATCH_BUDGET)
 
 
+# Scratch sets kept per single-chunk backend (one per kind of pass: E-step, scoring).
+MAX_KEPT_WORKSPACES = 4
+
+
+def _work_key(make_work):
+    """A hashable identity for a scratch factory, or None when it has none.
+
+    A ``functools.partial`` of a model's ``workspace`` with its shape arguments
+    (what the passes build) makes the same scratch whenever its function and
+    arguments are equal; anything else is not kept.
+    """
+    if not isinstance(make_work, partial):
+        return None
+    try:
+        key = (make_work.func, make_work.args, tuple(sorted(make_work.keywords.items())))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 class InMemoryBackend:
     """Row chunks of an in-memory array, reduced in parallel.
 
@@ -118,6 +139,10 @@ class InMemoryBackend:
         )
         self._stack = None
         self._executor = None
+        # Data that fit in one chunk are centred once per centre and dtype, and
+        # their scratch kept from pass to pass (see _single_chunk).
+        self._single = None
+        self._single_lock = threading.Lock()
 
     def __enter__(self):
         self._stack = ExitStack()
@@ -198,6 +223,12 @@ class InMemoryBackend:
     def _reduce_rows(self, X, sample_weight, row_offset, chunk_fn, make_work, centre, merge, dtype):
         """:meth:`reduce` over the rows of ``X``, numbered from ``row_offset``."""
         dtype = np.dtype(self.dtype if dtype is None else dtype)
+        if X is self.X and 0 < X.shape[0] <= self.chunk_rows and not isinstance(X, np.memmap):
+            if self._single_lock.acquire(blocking=False):
+                try:
+                    return self._single_chunk(chunk_fn, make_work, centre, dtype)
+                finally:
+                    self._single_lock.release()
         shift = centre.astype(dtype)
         n_features = self.n_features
         chunk_rows = min(self.chunk_rows, max(1, X.shape[0]))
@@ -219,6 +250,32 @@ class InMemoryBackend:
             return result
 
         return reduce(merge, self._run(task, self._blocks(X.shape[0])))
+
+    def _single_chunk(self, chunk_fn, make_work, centre, dtype):
+        """:meth:`reduce` over data that fit in one chunk: EM's passes on small data.
+
+        The centred chunk depends only on the centre and the dtype, and a pass's
+        scratch only on its ``make_work``: both are kept from one pass to the
+        next (an EM iteration on a few hundred rows costs about as much as these
+        allocations otherwise). Chunk functions read ``XcT`` and never write it,
+        so it is shared by every pass under the same centre.
+        """
+        state = self._single
+        if state is None or state["dtype"] != dtype or not np.array_equal(state["centre"], centre):
+            XcT = np.empty((self.n_features, self.n_samples), dtype=dtype)
+            np.subtract(self.X.T, centre.astype(dtype)[:, None], out=XcT)
+            state = {"dtype": dtype, "centre": np.array(centre), "XcT": XcT, "works": {}}
+            self._single = state
+        key = _work_key(make_work)
+        work = state["works"].get(key) if key is not None else None
+        if work is None:
+            work = make_work(self.n_samples)
+            if key is not None:
+                if len(state["works"]) >= MAX_KEPT_WORKSPACES:
+                    state["works"].clear()
+                state["works"][key] = work
+        rows = slice(self.row_offset, self.row_offset + self.n_samples)
+        return chunk_fn(state["XcT"], self.sample_weight, rows, work)
 
     def map(
         self, chunk_fn: Callable, make_work: Callable[[int], dict], centre: np.ndarray, dtype=None

@@ -163,6 +163,8 @@ class ChunkKernels:
         n_components, n_features = means_shifted.shape
         kernel = self.kernel_for(n_components, n_features, dtype)
         prepared = kernel.prepare(self, means_shifted, precisions_chol, log_weights, dtype)
+        if prepared.kernel is kernel:
+            return prepared
         return prepared._replace(kernel=kernel)
 
     def workspace(self, n_rows, n_components, n_features, dtype):
@@ -219,8 +221,10 @@ class ExpandedFeatureKernel:
         coefficients = np.empty((norm.size, n_quadratic + n_features + 1), dtype=dtype)
         coefficients[:, :n_quadratic] = quadratic
         coefficients[:, n_quadratic:-1] = linear
-        coefficients[:, -1] = norm + constant + log_weights
-        return Prepared(log_norm=norm.astype(dtype), arrays={"coefficients": coefficients})
+        constant += norm
+        constant += log_weights
+        coefficients[:, -1] = constant
+        return Prepared(norm.astype(dtype, copy=False), {"coefficients": coefficients}, (), self)
 
     def workspace(self, model, n_rows, n_components, n_features, dtype):
         n_expanded = model.n_quadratic(n_features) + n_features + 1
@@ -234,11 +238,16 @@ class ExpandedFeatureKernel:
 
     def weighted_log_prob(self, model, XcT, prepared, work):
         n_features, n_rows = XcT.shape
-        n_quadratic = model.n_quadratic(n_features)
         features = self._features(model, XcT, work)
-        model.fill_quadratic(XcT, features[:n_quadratic])
-        features[n_quadratic:-1] = XcT
-        features[-1] = 1.0
+        # The features depend on the chunk alone: a backend that hands the same
+        # chunk (array object) with the same scratch again (small data, one chunk
+        # for every pass; see InMemoryBackend) finds them already expanded.
+        if work.get("features_of") is not XcT:
+            n_quadratic = model.n_quadratic(n_features)
+            model.fill_quadratic(XcT, features[:n_quadratic])
+            features[n_quadratic:-1] = XcT
+            features[-1] = 1.0
+            work["features_of"] = XcT
         log_prob = scratch(work, "log_prob", (prepared.log_norm.size, n_rows))
         # np.dot, unlike np.matmul, releases the GIL around BLAS for these shapes.
         np.dot(prepared.arrays["coefficients"], features, out=log_prob)
