@@ -58,6 +58,11 @@ def _covariance_cholesky(precision_chol: np.ndarray) -> np.ndarray:
     return solve_triangular(precision_chol, eye, lower=False).T
 
 
+# Up to this many features per-component steps run on the whole stack at once (one
+# call instead of one per component); beyond, component by component, so that no
+# temporary is as large as the parameters.
+BATCHED_FEATURES = 64
+
 # Up to this many features the packed triangle is unpacked through the cached index
 # tables of ``triangle`` (one call); beyond, row by row: the tables take about
 # 36 D^2 bytes, more than the matrices themselves.
@@ -148,7 +153,7 @@ class FullCovariance(ChunkKernels):
     def log_det_cholesky(self, precisions_chol, n_features):
         size = precisions_chol.shape[-1]
         flat = precisions_chol.reshape(*precisions_chol.shape[:-2], size * size)
-        return np.sum(np.log(flat[..., :: size + 1]), axis=-1)
+        return np.add.reduce(np.log(flat[..., :: size + 1]), axis=-1)
 
     def check_precisions(self, precisions, n_components, n_features):
         precisions = as_float_array(precisions, "precisions_init")
@@ -179,7 +184,8 @@ class FullCovariance(ChunkKernels):
         flat = precisions.reshape(n_components, n_features * n_features)
         quadratic = flat[:, table.upper_flat] * table.quadratic_scale
         linear = np.matmul(precisions, means_shifted[:, :, None])[:, :, 0]
-        constant = -0.5 * np.einsum("kd,kd->k", means_shifted, linear)
+        constant = np.add.reduce(means_shifted * linear, axis=1)
+        constant *= -0.5
         return quadratic, linear, constant
 
     def m_step(self, nk, first, second, reg_covar, previous=None):
@@ -189,9 +195,13 @@ class FullCovariance(ChunkKernels):
         covariances = _unpack(second, n_features)
         means = first / nk[:, None]
         covariances /= nk[:, None, None]
-        for covariance, mean in zip(covariances, means):
-            covariance -= np.multiply.outer(mean, mean)
-        diagonals(covariances)[...] += reg_covar
+        if n_features <= BATCHED_FEATURES:
+            covariances -= means[:, :, None] * means[:, None, :]
+        else:
+            for covariance, mean in zip(covariances, means):
+                covariance -= np.multiply.outer(mean, mean)
+        flat = covariances.reshape(covariances.shape[0], n_features * n_features)
+        flat[:, :: n_features + 1] += reg_covar
         return means, covariances
 
     def scatters(self, nk, means, second, reg_covar=0.0):

@@ -27,6 +27,9 @@ EMPTY_FRACTION = 1e-3
 COUNT_FLOOR = 10.0 * np.finfo(np.float64).eps
 
 
+_TINY = np.finfo(np.float64).tiny
+
+
 def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndarray, dtype):
     """The parameters in the form the chunk kernels use.
 
@@ -39,9 +42,9 @@ def kernel_inputs(model: CovarianceModel, params: MixtureParams, centre: np.ndar
     if log_weights is None:
         # A zero weight would put -inf in a GEMM operand, and BLAS kernels that multiply
         # padding by it raise invalid-value flags: floor at the smallest normal number.
-        log_weights = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny))
+        log_weights = np.log(np.maximum(params.weights, _TINY))
     prepared = model.prepare(params.means - centre, params.precisions_cholesky, log_weights, dtype)
-    if params.weights.min() > 0.0:
+    if np.minimum.reduce(params.weights) > 0.0:
         return prepared
     return prepared._replace(absent=tuple(np.flatnonzero(params.weights <= 0.0).tolist()))
 
@@ -194,7 +197,7 @@ def m_step(model, stats, centre, reg_covar, prior=None, previous=None):
         )
     precisions_chol, singular = model.precisions_cholesky(covariances)
     params = MixtureParams(
-        weights=nk / nk.sum(),
+        weights=nk / np.add.reduce(nk),
         means=means_shifted + centre,
         covariances=covariances,
         precisions_cholesky=precisions_chol,
