@@ -144,7 +144,7 @@ class FullCovariance(ChunkKernels):
         return np.stack([flip(np.linalg.cholesky(flip(p))) for p in precisions])
 
     def precisions_from_cholesky(self, precisions_chol):
-        return np.matmul(precisions_chol, np.swapaxes(precisions_chol, -1, -2))
+        return np.matmul(precisions_chol, precisions_chol.swapaxes(-1, -2))
 
     def covariances_from_cholesky(self, precisions_chol):
         lower = np.stack([_covariance_cholesky(p) for p in precisions_chol])

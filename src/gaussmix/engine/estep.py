@@ -7,6 +7,8 @@ allocates nothing of size ``n_rows x n_components x n_features``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..covariance import CovarianceModel, Prepared
@@ -14,6 +16,7 @@ from ..covariance._base import Axis
 from .stats import SufficientStatistics
 
 
+@functools.lru_cache(maxsize=8)
 def _log_floor(dtype) -> float:
     # exp() of this is about sqrt(tiny): products of such responsibilities with
     # data stay normal numbers (subnormal arithmetic is very slow).
@@ -36,14 +39,17 @@ def normalize_in_place(weighted_log_prob: np.ndarray) -> tuple[np.ndarray, np.nd
     row_sum : ndarray of shape (n_rows,)
         What each row must be divided by to give the responsibilities.
     """
-    row_max = weighted_log_prob.max(axis=Axis.components)
+    # The ufuncs' own reductions: the ndarray methods add a Python layer per call,
+    # as much as the arithmetic on a few hundred rows.
+    components = int(Axis.components)
+    row_max = np.maximum.reduce(weighted_log_prob, axis=components)
     weighted_log_prob -= row_max
     # exp() of values whose result underflows takes a slow path (about 8x slower in
     # float64), and subnormal responsibilities slow every product that follows.
     # Responsibilities below ~1e-154 (float64) or ~1e-19 (float32) do not matter.
     np.maximum(weighted_log_prob, _log_floor(weighted_log_prob.dtype), out=weighted_log_prob)
     np.exp(weighted_log_prob, out=weighted_log_prob)
-    row_sum = weighted_log_prob.sum(axis=Axis.components)
+    row_sum = np.add.reduce(weighted_log_prob, axis=components)
     return row_max + np.log(row_sum), row_sum
 
 
@@ -106,7 +112,7 @@ def chunk_statistics(
         resp = weighted
         # Normalisation and sample weights in one pass over the responsibilities.
         if sample_weight is None:
-            log_likelihood = float(log_prob_norm.sum(dtype=np.float64))
+            log_likelihood = float(np.add.reduce(log_prob_norm, dtype=np.float64))
             np.reciprocal(row_sum, out=row_sum)
         else:
             log_likelihood = float(np.dot(sample_weight, log_prob_norm))
