@@ -208,9 +208,14 @@ class FullCovariance(ChunkKernels):
         """``W_k + n_k * reg_covar * I``, shape (n_components, n_features, n_features)."""
         n_features = means.shape[1]
         scatters = _unpack(second, n_features)
-        for scatter, count, mean in zip(scatters, nk, means):
-            scatter -= np.multiply.outer(count * mean, mean)
-        diagonals(scatters)[...] += nk[:, None] * reg_covar
+        if n_features <= BATCHED_FEATURES:
+            weighted = nk[:, None] * means
+            scatters -= weighted[:, :, None] * means[:, None, :]
+        else:
+            for scatter, count, mean in zip(scatters, nk, means):
+                scatter -= np.multiply.outer(count * mean, mean)
+        flat = scatters.reshape(scatters.shape[0], n_features * n_features)
+        flat[:, :: n_features + 1] += nk[:, None] * reg_covar
         return scatters
 
     def covariances_from_scatter(self, counts, scatters):
