@@ -94,6 +94,30 @@ def test_statistics_do_not_depend_on_chunks_or_threads(covariance_type, weighted
     np.testing.assert_allclose(reference.log_likelihood, np.sum(w * log_density), rtol=1e-10)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied", "VVE"])
+def test_one_chunk_passes_keep_nothing_but_scratch(covariance_type):
+    """Data in one chunk keep their centred rows and scratch between passes (small-data
+    EM): pass after pass, with new parameters, a new centre and another kind of pass
+    between, every result is bit for bit a fresh backend's."""
+    model = COVARIANCE_MODELS[covariance_type]
+    rng, X, _ = _data()
+    X = X[:300]
+    passes = [(_params(model, rng), centre) for centre in (X.mean(axis=0), np.array([9.0, 11.0]))]
+    passes += [(_params(model, rng), X.mean(axis=0))]
+    kept = InMemoryBackend(X, None, bytes_per_row=LARGE_CHUNKS, n_threads=1)
+    with kept:
+        for params, centre in passes:
+            got = e_step_statistics(kept, model, params, centre)
+            scored = score_rows(kept, model, params, centre)
+            fresh = InMemoryBackend(X, None, bytes_per_row=LARGE_CHUNKS, n_threads=1)
+            with fresh:
+                want = e_step_statistics(fresh, model, params, centre)
+                np.testing.assert_array_equal(scored, score_rows(fresh, model, params, centre))
+            for name in ("log_likelihood", "nk", "first", "second"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    assert kept.chunk_rows == X.shape[0]
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_reduce_visits_every_row_once_centred_and_transposed(n_threads):
     _, X, sample_weight = _data()
