@@ -40,6 +40,7 @@ import numpy as np
 from . import BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC, __version__, load
 from .covariance import COVARIANCE_MODELS
 from .data.atomic import atomic_path, check_output_file, check_writable_folder
+from .estimators.model_selection import search_n_jobs
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
 from .lab.workflow import index_notice, workers_end_with_parent
 
@@ -463,7 +464,7 @@ def _lab(args) -> int:
         test_size=args.test_size,
         random_state=args.seed,
         n_init=args.n_init,
-        n_jobs=-1 if args.jobs is None else args.jobs,
+        n_jobs=args.jobs,
         progress=not args.no_progress,
         force=args.force,
     )
@@ -581,7 +582,7 @@ def _fit_model(args, X, n_rows):
             criterion=args.criterion,
             n_init=args.n_init,
             random_state=args.seed,
-            n_jobs=-1 if args.jobs is None else args.jobs,
+            n_jobs=search_n_jobs(n_rows, X.shape[1]) if args.jobs is None else args.jobs,
             progress=True,
         ).fit(X)
     model = selector.best_estimator_
@@ -900,7 +901,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--seed", type=int, default=0, help="random seed")
     lab.add_argument("--n-init", type=_positive_int, default=5, help="starts per candidate model")
     lab.add_argument(
-        "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="candidates fitted in parallel (default: one process per CPU, or one "
+        "for at most 500 rows of at most 4 features, where starting workers costs more "
+        "than it saves)",
     )
     lab.add_argument(
         "--no-progress", action="store_true", help="no progress bar (or lines, off a terminal)"
@@ -934,7 +940,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-init", type=_positive_int, default=5, help="starts per model")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument(
-        "--jobs", type=_jobs, default=None, help="candidates fitted in parallel (default: all CPUs)"
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="candidates fitted in parallel (default: one process per CPU, or one "
+        "for at most 500 rows of at most 4 features, where starting workers costs more "
+        "than it saves)",
     )
     fit.add_argument("--out", default="model.gaussmix", help="model file to write")
     _add_stream_options(fit)

@@ -34,6 +34,9 @@ from gaussmix.estimators.model_selection import (
     SCREEN_MARGIN,
     SETTLE_CRITERION,
     SETTLE_SLACK,
+    SMALL_SEARCH_FEATURES,
+    SMALL_SEARCH_ROWS,
+    search_n_jobs,
 )
 from helpers import FITTED_ARRAYS, assert_models_close, simulated_mixture
 
@@ -1000,3 +1003,11 @@ def test_spurious_warning_agrees_in_number_for_one_candidate():
     assert str(caught[0].message).startswith(
         "1 candidate is a spurious (degenerate) fit, excluded from the choice: 2 VII."
     )
+
+
+def test_search_n_jobs_keeps_small_data_in_one_process():
+    """Worker processes (each importing scikit-learn again) only for data past the thresholds."""
+    assert search_n_jobs(SMALL_SEARCH_ROWS, SMALL_SEARCH_FEATURES) == 1
+    assert search_n_jobs(272, 2) == 1
+    assert search_n_jobs(SMALL_SEARCH_ROWS + 1, 2) == -1
+    assert search_n_jobs(100, SMALL_SEARCH_FEATURES + 1) == -1

@@ -1186,3 +1186,13 @@ def test_bayes_model_files_are_described_by_gaussmix_info(bayes_lab):
     np.testing.assert_allclose(
         shown.lower_bound_, summary["train"]["mean_log_likelihood_data_units"], rtol=1e-9
     )
+
+
+def test_the_lab_searches_small_data_in_one_process(tmp_path):
+    """Without n_jobs the lab picks the processes by the training rows' shape: Old
+    Faithful's 204 x 2 are searched here (starting workers costs more than they save)."""
+    result = run_lab(
+        out_dir=tmp_path / "out", n_components=[1, 2], covariance_types=["EII"], n_init=1
+    )
+    assert result.prepared.X_train.shape == (204, 2)
+    assert result.selector.n_jobs == 1

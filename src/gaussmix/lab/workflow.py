@@ -108,6 +108,7 @@ from ..estimators import (
     GaussianMixtureIC,
     SpuriousFitWarning,
 )
+from ..estimators.model_selection import search_n_jobs
 
 FIGURE_DPI = 100
 # Above this many features the lab's default grid leaves out EVE and VVE.
@@ -692,7 +693,7 @@ def run_lab(
     test_size=0.25,
     random_state=0,
     n_init=5,
-    n_jobs=-1,
+    n_jobs=None,
     progress=False,
     force=False,
     method="search",
@@ -745,9 +746,12 @@ def run_lab(
         Seed of the split and of the model search.
     n_init : int, default=5
         Starts per candidate model.
-    n_jobs : int, default=-1
-        Candidates fitted in parallel (joblib; -1: one process per CPU, which on
-        two cores halves the search time of the default grid).
+    n_jobs : int or None, default=None
+        Candidates fitted in parallel (joblib; -1: one process per CPU). None
+        chooses by the training rows' shape
+        (:func:`gaussmix.estimators.model_selection.search_n_jobs`): one process
+        for small data, where starting workers costs more than they save, else
+        one per CPU.
     progress : bool or {'bar', 'log'}, default=False
         Report the candidates as they finish (see :class:`GaussianMixtureIC`): a
         bar on a terminal, one line per candidate on stderr otherwise.
@@ -867,7 +871,7 @@ def run_lab(
                 criterion=criterion,
                 n_init=n_init,
                 random_state=random_state,
-                n_jobs=n_jobs,
+                n_jobs=search_n_jobs(*prepared.X_train.shape) if n_jobs is None else n_jobs,
                 progress=progress,
             ).fit(prepared.X_train)
         model = selector.best_estimator_
