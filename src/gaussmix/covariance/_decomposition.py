@@ -80,8 +80,8 @@ def singular_vector(values: np.ndarray) -> bool:
 
 def compose(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``V diag(values) V'`` for stacks of orthogonal ``V``, exactly symmetric."""
-    matrices = np.matmul(vectors * values[..., None, :], np.swapaxes(vectors, -1, -2))
-    return 0.5 * (matrices + np.swapaxes(matrices, -1, -2))
+    matrices = np.matmul(vectors * values[..., None, :], vectors.swapaxes(-1, -2))
+    return 0.5 * (matrices + matrices.swapaxes(-1, -2))
 
 
 def unit_determinant(
@@ -94,7 +94,12 @@ def unit_determinant(
     the caller already has it), so it is exactly symmetric.
     """
     values, vectors = eigh_descending(matrix) if decomposition is None else decomposition
-    volume = float(geometric_mean(values))
+    # Eigenvalues come largest first: the last one says whether all are positive,
+    # and then the plain geometric mean gives the same number in a third of the calls.
+    if values.ndim == 1 and values[-1] > 0.0:
+        volume = positive_geometric_mean(values)
+    else:
+        volume = float(geometric_mean(values))
     shape = values / volume
     return matrix / volume, volume, compose(vectors, 1.0 / shape), shape
 
