@@ -40,7 +40,7 @@ import numpy as np
 from . import BayesianGaussianMixture, GaussianMixture, GaussianMixtureIC, __version__, load
 from .covariance import COVARIANCE_MODELS
 from .data.atomic import atomic_path, check_output_file, check_writable_folder
-from .estimators.model_selection import search_n_jobs
+from .estimators.model_selection import SMALL_SEARCH_FEATURES, SMALL_SEARCH_ROWS, search_n_jobs
 from .lab import DEFAULT_COVARIANCE_TYPES, format_summary, run_lab
 from .lab.workflow import index_notice, workers_end_with_parent
 
@@ -64,6 +64,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"gaussmix: error: {message} (see: {self.prog} --help)\n")
 
 
+JOBS_HELP = (
+    f"candidates fitted in parallel (default: one process per CPU, or one for at most "
+    f"{SMALL_SEARCH_ROWS} rows of at most {SMALL_SEARCH_FEATURES} features, where starting "
+    "workers costs more than it saves)"
+)
 COMPONENTS_HELP = (
     "3 fits exactly 3 components (the covariance model still chosen by --criterion "
     "unless one is named); a range 1-9 or a list 2,4,6 is searched"
@@ -904,9 +909,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_jobs,
         default=None,
-        help="candidates fitted in parallel (default: one process per CPU, or one "
-        "for at most 500 rows of at most 4 features, where starting workers costs more "
-        "than it saves)",
+        help=JOBS_HELP,
     )
     lab.add_argument(
         "--no-progress", action="store_true", help="no progress bar (or lines, off a terminal)"
@@ -943,9 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_jobs,
         default=None,
-        help="candidates fitted in parallel (default: one process per CPU, or one "
-        "for at most 500 rows of at most 4 features, where starting workers costs more "
-        "than it saves)",
+        help=JOBS_HELP,
     )
     fit.add_argument("--out", default="model.gaussmix", help="model file to write")
     _add_stream_options(fit)

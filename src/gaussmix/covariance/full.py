@@ -58,9 +58,8 @@ def _covariance_cholesky(precision_chol: np.ndarray) -> np.ndarray:
     return solve_triangular(precision_chol, eye, lower=False).T
 
 
-# Up to this many features per-component steps run on the whole stack at once (one
-# call instead of one per component); beyond, component by component, so that no
-# temporary is as large as the parameters.
+# Up to this many features the M-step's outer products run on the whole stack at
+# once (see _subtract_outer).
 BATCHED_FEATURES = 64
 
 # Up to this many features the packed triangle is unpacked through the cached index
@@ -93,7 +92,26 @@ def _unpack(packed: np.ndarray, n_features: int) -> np.ndarray:
 
 def diagonals(matrices: np.ndarray) -> np.ndarray:
     """A writable view of the diagonals of a stack of matrices."""
+    size = matrices.shape[-1]
+    if matrices.flags.c_contiguous:
+        # A strided slice of the flattened blocks: einsum's call costs as much as the
+        # update itself on the small stacks every M-step makes.
+        return matrices.reshape(*matrices.shape[:-2], size * size)[..., :: size + 1]
     return np.einsum("...ii->...i", matrices)
+
+
+def _subtract_outer(matrices: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """``matrices[k] -= outer(left[k], right[k])`` for every block, in place.
+
+    On the whole stack at once up to ``BATCHED_FEATURES`` (one call instead of one
+    per component); beyond, block by block, so that no temporary is as large as
+    the parameters.
+    """
+    if matrices.shape[-1] <= BATCHED_FEATURES:
+        matrices -= left[:, :, None] * right[:, None, :]
+    else:
+        for matrix, row, column in zip(matrices, left, right):
+            matrix -= np.multiply.outer(row, column)
 
 
 class FullCovariance(ChunkKernels):
@@ -190,32 +208,21 @@ class FullCovariance(ChunkKernels):
 
     def m_step(self, nk, first, second, reg_covar, previous=None):
         n_features = first.shape[1]
-        # In place and component by component: at thousands of features each
-        # temporary stack is as large as the parameters.
+        # In place: at thousands of features each temporary stack is as large as
+        # the parameters.
         covariances = _unpack(second, n_features)
         means = first / nk[:, None]
         covariances /= nk[:, None, None]
-        if n_features <= BATCHED_FEATURES:
-            covariances -= means[:, :, None] * means[:, None, :]
-        else:
-            for covariance, mean in zip(covariances, means):
-                covariance -= np.multiply.outer(mean, mean)
-        flat = covariances.reshape(covariances.shape[0], n_features * n_features)
-        flat[:, :: n_features + 1] += reg_covar
+        _subtract_outer(covariances, means, means)
+        diagonals(covariances)[...] += reg_covar
         return means, covariances
 
     def scatters(self, nk, means, second, reg_covar=0.0):
         """``W_k + n_k * reg_covar * I``, shape (n_components, n_features, n_features)."""
         n_features = means.shape[1]
         scatters = _unpack(second, n_features)
-        if n_features <= BATCHED_FEATURES:
-            weighted = nk[:, None] * means
-            scatters -= weighted[:, :, None] * means[:, None, :]
-        else:
-            for scatter, count, mean in zip(scatters, nk, means):
-                scatter -= np.multiply.outer(count * mean, mean)
-        flat = scatters.reshape(scatters.shape[0], n_features * n_features)
-        flat[:, :: n_features + 1] += nk[:, None] * reg_covar
+        _subtract_outer(scatters, nk[:, None] * means, means)
+        diagonals(scatters)[...] += nk[:, None] * reg_covar
         return scatters
 
     def covariances_from_scatter(self, counts, scatters):
