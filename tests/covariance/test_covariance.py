@@ -230,32 +230,48 @@ def test_sample_has_the_component_moments(model):
     np.testing.assert_allclose(np.cov(rows.T), full[1], atol=0.1 * np.abs(full[1]).max())
 
 
-def test_full_precisions_cholesky_matches_a_per_block_reference():
-    """Batched LAPACK factors = per block ``inv(cholesky(Sigma_k)).T``; float32 stays float32."""
+@pytest.mark.parametrize("n_features", [4, 2, 1])
+def test_full_precisions_cholesky_matches_a_per_block_reference(n_features):
+    """Factors = per block ``inv(cholesky(Sigma_k)).T``; float32 stays float32.
+
+    At four features the batched LAPACK path; at one and two the closed form,
+    on valid stacks, and the LAPACK path it falls back to on broken ones.
+    """
     from scipy.linalg import solve_triangular
 
     model = get_covariance_model("full")
     rng = np.random.RandomState(3)
-    factors = rng.normal(size=(5, 4, 4))
-    covariances = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(4)
-    covariances[1] = 0.0  # not positive definite
-    covariances[2, 3, 3] = np.inf  # an infinite factor
-    covariances[3, 2, 0] = np.nan  # NaN in the lower triangle, the one that is read
-    covariances[4, 0, 2] = np.nan  # NaN in the upper triangle, which is not read
+    factors = rng.normal(size=(6, n_features, n_features + 2))
+    valid = factors @ np.swapaxes(factors, 1, 2) + 0.1 * np.eye(n_features)
+    last = n_features - 1
+    expected_singular = [False, True, True, True, n_features == 1, False]
     for dtype in (np.float64, np.float32):
-        stack = covariances.astype(dtype)
-        precisions_chol, singular = model.precisions_cholesky(stack)
-        assert precisions_chol.dtype == dtype and precisions_chol.flags.c_contiguous
-        np.testing.assert_array_equal(singular, [False, True, True, True, False])
-        for k, covariance in enumerate(stack):
-            if singular[k]:
-                np.testing.assert_array_equal(precisions_chol[k], np.eye(4))
-                continue
-            lower = np.linalg.cholesky(np.tril(covariance) + np.tril(covariance, -1).T)
-            expected = solve_triangular(lower, np.eye(4, dtype=dtype), lower=True).T
-            np.testing.assert_array_equal(np.tril(precisions_chol[k], -1), 0.0)
-            rtol = 1e-5 if dtype == np.float32 else 1e-13
-            np.testing.assert_allclose(precisions_chol[k], expected, rtol=rtol, atol=rtol)
+        broken = valid.astype(dtype)
+        broken[1] = 0.0  # not positive definite
+        broken[2, last, last] = np.inf  # an infinite factor
+        broken[3, last, 0] = np.nan  # NaN in the lower triangle, the one that is read
+        broken[4, 0, last] = np.nan  # NaN in the upper triangle, read only where n_features = 1
+        broken[5] *= np.finfo(dtype).max ** 0.75  # products of the entries overflow
+        for stack, singular_blocks in (
+            (valid.astype(dtype), [False] * 6),
+            (broken, expected_singular),
+        ):
+            precisions_chol, singular = model.precisions_cholesky(stack)
+            assert precisions_chol.dtype == dtype and precisions_chol.flags.c_contiguous
+            assert precisions_chol.shape == stack.shape
+            np.testing.assert_array_equal(singular, singular_blocks)
+            for k, covariance in enumerate(stack):
+                if singular[k]:
+                    np.testing.assert_array_equal(precisions_chol[k], np.eye(n_features))
+                    continue
+                symmetric = np.tril(covariance) + np.tril(covariance, -1).T
+                lower = np.linalg.cholesky(symmetric.astype(np.float64))
+                expected = solve_triangular(lower, np.eye(n_features), lower=True).T
+                np.testing.assert_array_equal(np.tril(precisions_chol[k], -1), 0.0)
+                rtol = 1e-5 if dtype == np.float32 else 1e-13
+                np.testing.assert_allclose(
+                    precisions_chol[k], expected, rtol=rtol, atol=rtol * np.abs(expected).max()
+                )
 
 
 def test_index_tables_are_cached_read_only_and_match_numpy():
