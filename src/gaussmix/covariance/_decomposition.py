@@ -234,34 +234,54 @@ def cayley(skew: np.ndarray) -> np.ndarray:
 class _PairTables(NamedTuple):
     """Which coordinates two plane rotations ``i = (a, b)`` and ``l = (c, f)`` share.
 
-    The four equalities hold for about ``2 / D`` of the pairs of pairs, so they are
-    kept as the ``(i, l)`` indices where they hold: the curvature is then
-    gathered at those entries alone.
+    The four equalities hold for about ``2 / D`` of the pairs of pairs, so the
+    curvature is gathered at those ``(i, l)`` entries alone. The four cases
+    ``b = c``, ``b = f``, ``a = c``, ``a = f`` (in that order) are kept as one
+    list of entries: ``target`` (flat ``i * n_pairs + l``), ``sign``, and where
+    each case reads the pooled matrix (``pooled_source``, flat into ``D x D``)
+    and the sandwich's products (``sandwich_source``, flat into the stacked
+    ``[by_second; by_first]``, ``2 n_pairs x D``).
     """
 
-    b_is_c: tuple
-    b_is_f: tuple
-    a_is_c: tuple
-    a_is_f: tuple
+    target: np.ndarray
+    sign: np.ndarray
+    pooled_source: np.ndarray
+    sandwich_source: np.ndarray
     through_b: np.ndarray  # (b == f) - (b == c), as floats
     through_a: np.ndarray  # (a == c) - (a == f), as floats
 
 
 def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
+    n_pairs, n_features = first.size, int(max(first.max(initial=0), second.max(initial=0))) + 1
     a, b = first[:, None], second[:, None]
     c, f = first[None, :], second[None, :]
+    targets, signs, pooled, sandwich = [], [], [], []
+    # (where, sign, pooled[x, y], sandwich row block and column) per case: the
+    # square's sum over k of W_k B_k, symmetrised, at (second or first of l, the
+    # coordinate i and l share); the sandwich's contraction over k at column c_l or f_l.
+    cases = (
+        (b == c, 1.0, (second, first), (0, second)),
+        (b == f, -1.0, (first, first), (0, first)),
+        (a == c, -1.0, (second, second), (1, second)),
+        (a == f, 1.0, (first, second), (1, first)),
+    )
+    for where, sign, (pooled_row, pooled_col), (block, sandwich_col) in cases:
+        rows, cols = np.nonzero(where)
+        targets.append(rows * n_pairs + cols)
+        signs.append(np.full(rows.size, sign))
+        # pooled[x_l, y_i]: the l-side index first, as the sums below read it.
+        pooled.append(pooled_row[cols] * n_features + pooled_col[rows])
+        sandwich.append((block * n_pairs + rows) * n_features + sandwich_col[cols])
     tables = _PairTables(
-        b_is_c=np.nonzero(b == c),
-        b_is_f=np.nonzero(b == f),
-        a_is_c=np.nonzero(a == c),
-        a_is_f=np.nonzero(a == f),
+        target=np.concatenate(targets),
+        sign=np.concatenate(signs),
+        pooled_source=np.concatenate(pooled),
+        sandwich_source=np.concatenate(sandwich),
         through_b=(b == f) * 1.0 - (b == c),
         through_a=(a == c) * 1.0 - (a == f),
     )
-    for table in (*tables.b_is_c, *tables.b_is_f, *tables.a_is_c, *tables.a_is_f):
+    for table in tables:
         table.setflags(write=False)
-    tables.through_b.setflags(write=False)
-    tables.through_a.setflags(write=False)
     return tables
 
 
@@ -309,21 +329,19 @@ def rotation_terms(rotated: np.ndarray, weights: np.ndarray, pairs: tuple):
     by_first = np.einsum("ki,kij->ij", weights[:, first], rotated[:, second, :])
     by_second = np.einsum("ki,kij->ij", weights[:, second], rotated[:, first, :])
     # Entries (i, l) are nonzero only where rotations i and l share a coordinate.
-    # No index set repeats an entry, so each += adds once.
-    square = np.zeros((first.size, first.size))
-    sandwich = np.zeros_like(square)
-    rows, cols = tables.b_is_c
-    square[rows, cols] += pooled[second[cols], first[rows]]
-    sandwich[rows, cols] += by_second[rows, second[cols]]
-    rows, cols = tables.b_is_f
-    square[rows, cols] -= pooled[first[cols], first[rows]]
-    sandwich[rows, cols] -= by_second[rows, first[cols]]
-    rows, cols = tables.a_is_c
-    square[rows, cols] -= pooled[second[cols], second[rows]]
-    sandwich[rows, cols] -= by_first[rows, second[cols]]
-    rows, cols = tables.a_is_f
-    square[rows, cols] += pooled[first[cols], second[rows]]
-    sandwich[rows, cols] += by_first[rows, first[cols]]
+    # The four cases in one gather and one bincount each: bincount adds each
+    # entry's terms in the tables' order, starting from 0, as four successive
+    # fancy-index updates would (the same sums bit for bit, in a quarter of the calls).
+    n_pairs = first.size
+    size = n_pairs * n_pairs
+    terms = pooled.ravel()[tables.pooled_source]
+    terms *= tables.sign
+    square = np.bincount(tables.target, weights=terms, minlength=size)
+    terms = np.concatenate([by_second, by_first]).ravel()[tables.sandwich_source]
+    terms *= tables.sign
+    sandwich = np.bincount(tables.target, weights=terms, minlength=size)
+    square = square.reshape(n_pairs, n_pairs)
+    sandwich = sandwich.reshape(n_pairs, n_pairs)
     return off_diagonal, square - (sandwich + sandwich.T)
 
 
