@@ -256,9 +256,9 @@ def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
     a, b = first[:, None], second[:, None]
     c, f = first[None, :], second[None, :]
     targets, signs, pooled, sandwich = [], [], [], []
-    # (where, sign, pooled[x, y], sandwich row block and column) per case: the
-    # square's sum over k of W_k B_k, symmetrised, at (second or first of l, the
-    # coordinate i and l share); the sandwich's contraction over k at column c_l or f_l.
+    # Per case: where it holds, its sign, the pooled matrix's entry it reads (row
+    # from l's pair, column from i's), and which of by_second (0) and by_first (1)
+    # it reads, at row i and the column from l's pair.
     cases = (
         (b == c, 1.0, (second, first), (0, second)),
         (b == f, -1.0, (first, first), (0, first)),
@@ -269,7 +269,6 @@ def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
         rows, cols = np.nonzero(where)
         targets.append(rows * n_pairs + cols)
         signs.append(np.full(rows.size, sign))
-        # pooled[x_l, y_i]: the l-side index first, as the sums below read it.
         pooled.append(pooled_row[cols] * n_features + pooled_col[rows])
         sandwich.append((block * n_pairs + rows) * n_features + sandwich_col[cols])
     tables = _PairTables(
