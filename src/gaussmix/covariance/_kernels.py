@@ -162,10 +162,8 @@ class ChunkKernels:
     def prepare(self, means_shifted, precisions_chol, log_weights, dtype):
         n_components, n_features = means_shifted.shape
         kernel = self.kernel_for(n_components, n_features, dtype)
-        prepared = kernel.prepare(self, means_shifted, precisions_chol, log_weights, dtype)
-        if prepared.kernel is kernel:
-            return prepared
-        return prepared._replace(kernel=kernel)
+        # Every kernel's prepare names itself in the Prepared it returns.
+        return kernel.prepare(self, means_shifted, precisions_chol, log_weights, dtype)
 
     def workspace(self, n_rows, n_components, n_features, dtype):
         kernel = self.kernel_for(n_components, n_features, dtype)
@@ -224,7 +222,11 @@ class ExpandedFeatureKernel:
         constant += norm
         constant += log_weights
         coefficients[:, -1] = constant
-        return Prepared(norm.astype(dtype, copy=False), {"coefficients": coefficients}, (), self)
+        return Prepared(
+            log_norm=norm.astype(dtype, copy=False),
+            arrays={"coefficients": coefficients},
+            kernel=self,
+        )
 
     def workspace(self, model, n_rows, n_components, n_features, dtype):
         n_expanded = model.n_quadratic(n_features) + n_features + 1
@@ -325,6 +327,7 @@ class WhiteningKernel:
                 "bias": np.ascontiguousarray(bias[:, :, None], dtype=dtype),
                 "constant": (norm + log_weights).astype(dtype)[:, None],
             },
+            kernel=self,
         )
 
     def workspace(self, model, n_rows, n_components, n_features, dtype):

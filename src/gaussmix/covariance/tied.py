@@ -55,6 +55,7 @@ class SharedWhiteningKernel:
                 "precisions_chol_t": np.ascontiguousarray(precisions_chol.T, dtype=dtype),
                 "coefficients": coefficients,
             },
+            kernel=self,
         )
 
     def workspace(self, model, n_rows, n_components, n_features, dtype):
