@@ -47,6 +47,22 @@ def test_rotation_terms_are_the_derivatives_of_the_rotated_diagonals():
     np.testing.assert_array_equal(off_diagonal, scatters[:, first, second])
 
 
+def test_rotation_terms_of_some_angles_are_the_full_terms_restricted():
+    # Any subset of the plane rotations (here none that moves the last feature):
+    # the curvature in those angles is the full curvature's submatrix.
+    rng = np.random.default_rng(3)
+    n_components, n_features = 3, 5
+    factors = rng.standard_normal((n_components, n_features, n_features))
+    scatters = factors @ factors.transpose(0, 2, 1)
+    weights = rng.random((n_components, n_features))
+    first, second = triangle(n_features).pairs
+    kept = np.flatnonzero(second < n_features - 1)
+    full_off, full_curvature = rotation_terms(scatters, weights, (first, second))
+    off_diagonal, curvature = rotation_terms(scatters, weights, (first[kept], second[kept]))
+    np.testing.assert_array_equal(off_diagonal, full_off[:, kept])
+    np.testing.assert_allclose(curvature, full_curvature[np.ix_(kept, kept)], rtol=1e-12)
+
+
 def test_newton_direction_is_newtons_step_on_ill_conditioned_definite_hessians():
     # Angles between features of very different scales (unscaled breast-cancer
     # data): H = diag(s) M diag(s), eigenvalues spread over 14 decades. The step

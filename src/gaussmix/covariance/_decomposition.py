@@ -237,25 +237,26 @@ class _PairTables(NamedTuple):
     The four equalities hold for about ``2 / D`` of the pairs of pairs, so the
     curvature is gathered at those ``(i, l)`` entries alone. The four cases
     ``b = c``, ``b = f``, ``a = c``, ``a = f`` (in that order) are kept as one
-    list of entries: ``target`` (flat ``i * n_pairs + l``), ``sign``, and where
-    each case reads the pooled matrix (``pooled_source``, flat into ``D x D``)
-    and the sandwich's products (``sandwich_source``, flat into the stacked
-    ``[by_second; by_first]``, ``2 n_pairs x D``).
+    list of entries: ``target`` (flat ``i * n_pairs + l``), ``sign``, the
+    pooled matrix's entry each reads (``pooled_rows``, ``pooled_cols``) and the
+    sandwich's (rows of the stacked ``[by_second; by_first]``, columns).
     """
 
     target: np.ndarray
     sign: np.ndarray
-    pooled_source: np.ndarray
-    sandwich_source: np.ndarray
+    pooled_rows: np.ndarray
+    pooled_cols: np.ndarray
+    sandwich_rows: np.ndarray
+    sandwich_cols: np.ndarray
     through_b: np.ndarray  # (b == f) - (b == c), as floats
     through_a: np.ndarray  # (a == c) - (a == f), as floats
 
 
 def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
-    n_pairs, n_features = first.size, int(max(first.max(initial=0), second.max(initial=0))) + 1
+    n_pairs = first.size
     a, b = first[:, None], second[:, None]
     c, f = first[None, :], second[None, :]
-    targets, signs, pooled, sandwich = [], [], [], []
+    parts = {name: [] for name in _PairTables._fields[:6]}
     # Per case: where it holds, its sign, the pooled matrix's entry it reads (row
     # from l's pair, column from i's), and which of by_second (0) and by_first (1)
     # it reads, at row i and the column from l's pair.
@@ -267,15 +268,14 @@ def _build_pair_tables(first: np.ndarray, second: np.ndarray) -> _PairTables:
     )
     for where, sign, (pooled_row, pooled_col), (block, sandwich_col) in cases:
         rows, cols = np.nonzero(where)
-        targets.append(rows * n_pairs + cols)
-        signs.append(np.full(rows.size, sign))
-        pooled.append(pooled_row[cols] * n_features + pooled_col[rows])
-        sandwich.append((block * n_pairs + rows) * n_features + sandwich_col[cols])
+        parts["target"].append(rows * n_pairs + cols)
+        parts["sign"].append(np.full(rows.size, sign))
+        parts["pooled_rows"].append(pooled_row[cols])
+        parts["pooled_cols"].append(pooled_col[rows])
+        parts["sandwich_rows"].append(block * n_pairs + rows)
+        parts["sandwich_cols"].append(sandwich_col[cols])
     tables = _PairTables(
-        target=np.concatenate(targets),
-        sign=np.concatenate(signs),
-        pooled_source=np.concatenate(pooled),
-        sandwich_source=np.concatenate(sandwich),
+        **{name: np.concatenate(values) for name, values in parts.items()},
         through_b=(b == f) * 1.0 - (b == c),
         through_a=(a == c) * 1.0 - (a == f),
     )
@@ -333,10 +333,10 @@ def rotation_terms(rotated: np.ndarray, weights: np.ndarray, pairs: tuple):
     # fancy-index updates would (the same sums bit for bit, in a quarter of the calls).
     n_pairs = first.size
     size = n_pairs * n_pairs
-    terms = pooled.ravel()[tables.pooled_source]
+    terms = pooled[tables.pooled_rows, tables.pooled_cols]
     terms *= tables.sign
     square = np.bincount(tables.target, weights=terms, minlength=size)
-    terms = np.concatenate([by_second, by_first]).ravel()[tables.sandwich_source]
+    terms = np.concatenate([by_second, by_first])[tables.sandwich_rows, tables.sandwich_cols]
     terms *= tables.sign
     sandwich = np.bincount(tables.target, weights=terms, minlength=size)
     square = square.reshape(n_pairs, n_pairs)
